@@ -65,7 +65,7 @@ def test_empty_scan_writes_valid_empty_layer(tmp_path: Path) -> None:
 def test_bad_files_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.geojson"
     bad.write_text("{not json", encoding="utf-8")
-    with pytest.raises(BurnwatchError, match="bad.geojson"):
+    with pytest.raises(BurnwatchError, match=r"bad\.geojson"):
         read_hotspots(bad)
     with pytest.raises(BurnwatchError, match="unsupported"):
         write_hotspots([], tmp_path / "x.shp")
