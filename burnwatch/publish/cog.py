@@ -15,6 +15,7 @@ Two kinds of raster are published:
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -180,13 +181,13 @@ class ClassedRamp:
         b = [fmt.format(x) for x in self.breaks]
         if not b:
             return ["all"]
-        return [f"< {b[0]}", *(f"{lo}-{hi}" for lo, hi in zip(b, b[1:], strict=False)), f">= {b[-1]}"]
+        return [f"< {b[0]}", *(f"{lo}-{hi}" for lo, hi in itertools.pairwise(b)), f">= {b[-1]}"]
 
 
 def colormap_from_breakpoints(breaks: Sequence[float], colours: Sequence[Sequence[int]]) -> ClassedRamp:
     """Build a :class:`ClassedRamp` from inner class edges and ``len(breaks) + 1`` colours."""
     edges = tuple(float(b) for b in breaks)
-    if not all(np.isfinite(edges)) or any(b >= a for b, a in zip(edges, edges[1:], strict=False)):
+    if not all(np.isfinite(edges)) or any(b >= a for b, a in itertools.pairwise(edges)):
         raise InputError(f"breaks must be finite and strictly ascending, got {list(breaks)}")
     if len(colours) != len(edges) + 1:
         raise InputError(f"{len(edges)} breaks need {len(edges) + 1} colours, got {len(colours)}")
