@@ -1,0 +1,1 @@
+"""The hotspot database: models, migrations, idempotent ingest and queries."""

@@ -1,0 +1,132 @@
+"""Engine, sessions and migrations for ``BURNWATCH_DATABASE_URL``.
+
+SQLite (``sqlite:///burnwatch.db`` in the working directory) is the embedded default;
+``postgresql+psycopg://user@host/db`` with the PostGIS extension is the production store.
+Migrations are Alembic revisions shipped in :mod:`burnwatch.store.migrations`, configured
+programmatically (no ``alembic.ini``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from burnwatch.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def database_url(url: str | None = None) -> str:
+    """``url`` or the configured ``BURNWATCH_DATABASE_URL``; ``postgresql://`` gets psycopg 3."""
+    if url is None:
+        from burnwatch.config import get_settings
+
+        url = get_settings().database_url
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str | None = None) -> Engine:
+    """One engine per URL (cached)."""
+    url = database_url(url)
+    try:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+    except Exception as exc:  # bad URL, missing driver
+        raise ConfigError(f"BURNWATCH_DATABASE_URL: cannot use {url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def session_factory(url: str | None = None) -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False, future=True)
+
+
+def _alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> str | None:
+    """Apply migrations up to ``revision``; return the database's revision afterwards."""
+    from alembic import command
+
+    url = database_url(url)
+    cfg = _alembic_config(url)
+    try:
+        with get_engine(url).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except OperationalError as exc:
+        raise ConfigError(f"database {url}: cannot migrate: {exc.orig}") from exc
+    return current_revision(url)
+
+
+def current_revision(url: str | None = None) -> str | None:
+    """The Alembic revision the database is at (None when never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with get_engine(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+
+
+def ensure_schema(url: str | None = None) -> None:
+    """Upgrade-on-start: migrate SQLite databases automatically; for PostgreSQL only check."""
+    url = database_url(url)
+    engine = get_engine(url)
+    if current_revision(url) == head_revision():
+        return
+    if engine.dialect.name == "sqlite":
+        log.info("migrating %s to %s", url, head_revision())
+        upgrade(url)
+        return
+    raise ConfigError(f"database {url} is not at the current schema; run `burnwatch db upgrade`")
+
+
+def has_table(url: str, name: str) -> bool:
+    return inspect(get_engine(url)).has_table(name)
+
+
+@contextmanager
+def session_scope(url: str | None = None, *, migrate: bool = True) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    if migrate:
+        ensure_schema(url)
+    session = session_factory(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
