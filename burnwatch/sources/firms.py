@@ -1,0 +1,361 @@
+"""NASA FIRMS active-fire points: CSV files and the area API, parsed into hotspots.
+
+Two layouts are recognised from the header:
+
+* MODIS (Collection 6.1, MCD14): ``latitude,longitude,brightness,scan,track,acq_date,
+  acq_time,satellite,confidence,version,bright_t31,frp,daynight``; ``confidence`` 0-100.
+  Classes follow the MODIS C6 Active Fire Product User's Guide (Giglio, Schroeder & Justice
+  2016; Giglio et al. 2020, section 7): < 30 low, 30-79 nominal, >= 80 high.
+* VIIRS 375 m (VNP14IMG / VJ114IMG, Schroeder et al. 2014): ``latitude,longitude,bright_ti4,
+  scan,track,acq_date,acq_time,satellite,instrument,confidence,version,bright_ti5,frp,
+  daynight``; ``confidence`` ``l``/``n``/``h`` (low/nominal/high).
+
+``scan``/``track`` are the along-scan and along-track pixel sizes in km at the detection; the
+footprint is that rectangle around the pixel centre, built in the local UTM zone (scan east-
+west, track north-south: an approximation, FIRMS gives no scan azimuth). ``acq_time`` is HHMM
+UTC. ``frp`` is fire radiative power in MW.
+
+Malformed rows are reported (file, row number, problem) without dropping the good rows; a
+header that is neither layout is a file-level :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from shapely.geometry import Point, Polygon, box
+from shapely.geometry.base import BaseGeometry
+
+from burnwatch.config import Settings, get_settings
+from burnwatch.errors import AuthError, BurnwatchError, ConfigError, InputError, SourceError
+from burnwatch.sources.base import inclusive_end, utm_crs_for
+from burnwatch.sources.http import request_with_retry
+from burnwatch.types import AOI, ConfidenceClass, Hotspot, utc
+
+log = logging.getLogger(__name__)
+
+_COMMON = {"latitude", "longitude", "scan", "track", "acq_date", "acq_time", "confidence", "frp"}
+MODIS_COLUMNS = frozenset(_COMMON | {"brightness"})
+VIIRS_COLUMNS = frozenset(_COMMON | {"bright_ti4"})
+
+#: VIIRS l/n/h -> (confidence 0-1, class). Values sit inside the MODIS class ranges so both
+#: sources share one 0-1 scale: low [0, 0.3), nominal [0.3, 0.8), high [0.8, 1].
+VIIRS_CONFIDENCE: dict[str, tuple[float, ConfidenceClass]] = {
+    "l": (0.2, "low"),
+    "low": (0.2, "low"),
+    "n": (0.55, "nominal"),
+    "nominal": (0.55, "nominal"),
+    "h": (0.9, "high"),
+    "high": (0.9, "high"),
+}
+
+#: FIRMS area-API sources (https://firms.modaps.eosdis.nasa.gov/api/area/).
+FIRMS_SOURCES = (
+    "MODIS_NRT",
+    "MODIS_SP",
+    "VIIRS_SNPP_NRT",
+    "VIIRS_SNPP_SP",
+    "VIIRS_NOAA20_NRT",
+    "VIIRS_NOAA20_SP",
+    "VIIRS_NOAA21_NRT",
+)
+MAX_DAYS_PER_CALL = 10
+
+
+def modis_confidence_class(value: float) -> ConfidenceClass:
+    """MODIS C6 confidence (0-100 %) -> class: < 30 low, 30-79 nominal, >= 80 high."""
+    if value < 30:
+        return "low"
+    return "nominal" if value < 80 else "high"
+
+
+@dataclass
+class FirmsParse:
+    """Result of parsing one FIRMS CSV: the good rows as hotspots and per-row errors."""
+
+    layout: str  # "MODIS" | "VIIRS"
+    hotspots: list[Hotspot] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    rows: int = 0
+
+
+@lru_cache(maxsize=16)
+def _to_wgs84(crs: str) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+
+@lru_cache(maxsize=16)
+def _from_wgs84(crs: str) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+
+
+def pixel_footprint(
+    lon: float, lat: float, scan_km: float, track_km: float
+) -> tuple[str, float, float, Polygon, Polygon]:
+    """(UTM crs, x, y, footprint in UTM, footprint in WGS84) for a scan x track km pixel."""
+    crs = utm_crs_for(lon, lat)
+    x, y = _from_wgs84(crs).transform(lon, lat)
+    hx, hy = scan_km * 500.0, track_km * 500.0
+    native = box(x - hx, y - hy, x + hx, y + hy)
+    xs, ys = native.exterior.coords.xy
+    lons, lats = _to_wgs84(crs).transform(list(xs), list(ys))
+    return crs, float(x), float(y), native, Polygon(zip(lons, lats, strict=True))
+
+
+def _time(acq_date: str, acq_time: str) -> datetime:
+    day = date.fromisoformat(acq_date.strip())
+    hhmm = acq_time.strip()
+    if not hhmm.isdigit() or len(hhmm) > 4:
+        raise ValueError(f"acq_time {acq_time!r} is not HHMM")
+    hhmm = hhmm.zfill(4)
+    hour, minute = int(hhmm[:2]), int(hhmm[2:])
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc)
+
+
+def _number(row: dict[str, str], key: str, *, required: bool = True) -> float | None:
+    raw = (row.get(key) or "").strip()
+    if not raw:
+        if required:
+            raise ValueError(f"{key} is empty")
+        return None
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError(f"{key} is not finite")
+    return value
+
+
+def _row_hotspot(row: dict[str, str], layout: str) -> Hotspot:
+    lat = _number(row, "latitude")
+    lon = _number(row, "longitude")
+    assert lat is not None and lon is not None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError(f"latitude/longitude {lat}, {lon} out of range")
+    scan = _number(row, "scan")
+    track = _number(row, "track")
+    assert scan is not None and track is not None
+    if scan <= 0 or track <= 0:
+        raise ValueError("scan/track must be positive km")
+    when = _time(row["acq_date"], row["acq_time"])
+    frp = _number(row, "frp", required=False)
+    raw_conf = (row.get("confidence") or "").strip()
+    if layout == "MODIS":
+        pct = float(raw_conf)
+        if not 0 <= pct <= 100:
+            raise ValueError(f"confidence {raw_conf!r} outside 0-100")
+        confidence, cls = pct / 100.0, modis_confidence_class(pct)
+        bright_key, bright2_key = "brightness", "bright_t31"
+        sensor, algorithm, version = "MODIS", "firms-modis-c6.1", (row.get("version") or "6.1").strip()
+    else:
+        if raw_conf.lower() not in VIIRS_CONFIDENCE:
+            raise ValueError(f"confidence {raw_conf!r} is not l/n/h")
+        confidence, cls = VIIRS_CONFIDENCE[raw_conf.lower()]
+        bright_key, bright2_key = "bright_ti4", "bright_ti5"
+        sensor, algorithm, version = "VIIRS", "firms-viirs-375m", (row.get("version") or "2").strip()
+    crs, x, y, native, foot = pixel_footprint(lon, lat, scan, track)
+    satellite = (row.get("satellite") or "").strip()
+    attributes: dict[str, float | int | str | None] = {
+        "brightness_k": _number(row, bright_key, required=False),
+        f"{bright2_key}_k": _number(row, bright2_key, required=False),
+        "scan_km": scan,
+        "track_km": track,
+        "satellite": satellite or None,
+        "instrument": (row.get("instrument") or sensor).strip(),
+        "daynight": (row.get("daynight") or "").strip() or None,
+        "firms_confidence": raw_conf,
+        "firms_version": version,
+    }
+    return Hotspot(
+        source="firms",
+        sensor=sensor,
+        algorithm=algorithm,
+        algorithm_version=version,
+        time=when,
+        lon=lon,
+        lat=lat,
+        confidence=confidence,
+        confidence_class=cls,
+        footprint=foot,
+        crs=crs,
+        x=x,
+        y=y,
+        footprint_native=native,
+        frp_mw=frp,
+        # 1-sigma of a uniform position inside a scan x track pixel
+        uncertainty_m=1000.0 * math.sqrt((scan**2 + track**2) / 12.0),
+        scene_id=f"firms:{sensor}:{satellite}:{when:%Y%m%dT%H%M}",
+        attributes=attributes,
+    )
+
+
+def detect_layout(columns: Iterable[str]) -> str:
+    """``"MODIS"`` or ``"VIIRS"`` from a CSV header; ValueError naming missing columns."""
+    cols = {c.strip().lower() for c in columns}
+    if cols >= VIIRS_COLUMNS:
+        return "VIIRS"
+    if cols >= MODIS_COLUMNS:
+        return "MODIS"
+    missing_m = sorted(MODIS_COLUMNS - cols)
+    missing_v = sorted(VIIRS_COLUMNS - cols)
+    raise ValueError(
+        f"not a FIRMS CSV header: missing MODIS columns {missing_m} / VIIRS columns {missing_v}"
+    )
+
+
+def parse_firms_text(
+    text: str, *, name: str = "<firms>", within: BaseGeometry | None = None
+) -> FirmsParse:
+    """Parse FIRMS CSV text. ``within`` (WGS84) keeps only points inside it (boundary included).
+
+    Row numbers in errors are file line numbers (the header is line 1).
+    """
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if not reader.fieldnames:
+        raise InputError("empty file, no FIRMS CSV header", path=name)
+    try:
+        layout = detect_layout(reader.fieldnames)
+    except ValueError as exc:
+        raise InputError(str(exc), path=name) from exc
+    reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
+    bounds = within.bounds if within is not None else None
+    result = FirmsParse(layout=layout)
+    for row in reader:
+        result.rows += 1
+        lineno = reader.line_num
+        try:
+            if None in row or any(v is None for v in row.values()):
+                raise ValueError(f"expected {len(reader.fieldnames)} fields")
+            if bounds is not None and within is not None:
+                lat = float(row["latitude"])
+                lon = float(row["longitude"])
+                if not (bounds[0] <= lon <= bounds[2] and bounds[1] <= lat <= bounds[3]):
+                    continue
+                if not within.intersects(Point(lon, lat)):
+                    continue
+            result.hotspots.append(_row_hotspot(row, layout))
+        except (ValueError, KeyError, TypeError) as exc:
+            result.errors.append(InputError(f"row {lineno}: {exc}", path=name))
+    return result
+
+
+def read_firms_csv(
+    path: str | Path,
+    *,
+    aoi: AOI | BaseGeometry | None = None,
+    errors: list[InputError] | None = None,
+) -> list[Hotspot]:
+    """Read a FIRMS CSV export (MODIS or VIIRS layout) into hotspots.
+
+    ``aoi`` (an :class:`AOI` or WGS84 geometry, e.g. a bbox) filters points. Malformed rows
+    are logged and appended to ``errors`` when given; the good rows are returned.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InputError("file not found", path=path) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read FIRMS CSV: {exc}", path=path) from exc
+    within = aoi.geometry if isinstance(aoi, AOI) else aoi
+    parsed = parse_firms_text(text, name=str(path), within=within)
+    for err in parsed.errors:
+        log.warning("%s", err)
+    if errors is not None:
+        errors.extend(parsed.errors)
+    return parsed.hotspots
+
+
+def day_chunks(start: date, end: date, max_days: int = MAX_DAYS_PER_CALL) -> list[tuple[date, int]]:
+    """Split the inclusive range [start, end] into (first day, number of days <= max_days)."""
+    if end < start:
+        raise InputError(f"end date {end} is before start date {start}")
+    out: list[tuple[date, int]] = []
+    day = start
+    while day <= end:
+        n = min(max_days, (end - day).days + 1)
+        out.append((day, n))
+        day += timedelta(days=n)
+    return out
+
+
+class FirmsClient:
+    """The FIRMS area API: ``/api/area/csv/{MAP_KEY}/{SOURCE}/{W,S,E,N}/{DAYS}/{DATE}``.
+
+    The map key comes from ``settings.firms_map_key`` (``BURNWATCH_FIRMS_MAP_KEY``) and is
+    never logged: URLs in logs and errors show ``***``. Ranges longer than 10 days are split
+    into several calls; results are clipped to the AOI and time range and de-duplicated.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, source: str = "VIIRS_SNPP_NRT") -> None:
+        self.settings = settings or get_settings()
+        self.source = source
+        self.errors: list[BurnwatchError] = []
+
+    def _key(self) -> str:
+        key = self.settings.firms_map_key
+        if key is None or not key.get_secret_value().strip():
+            raise ConfigError("FIRMS map key missing: set BURNWATCH_FIRMS_MAP_KEY")
+        return key.get_secret_value().strip()
+
+    def fetch_csv(self, source: str, bbox: Sequence[float], days: int, day: date | None) -> str:
+        """One area-API call; returns the CSV text. Raises AuthError for a rejected key."""
+        if source not in FIRMS_SOURCES:
+            raise InputError(f"unknown FIRMS source {source!r}; known: {', '.join(FIRMS_SOURCES)}")
+        if not 1 <= days <= MAX_DAYS_PER_CALL:
+            raise InputError(f"FIRMS day range must be 1-{MAX_DAYS_PER_CALL}, got {days}")
+        key = self._key()
+        area = ",".join(f"{v:.6f}".rstrip("0").rstrip(".") for v in bbox)
+        url = f"{self.settings.firms_base_url.rstrip('/')}/api/area/csv/{key}/{source}/{area}/{days}"
+        if day is not None:
+            url += f"/{day.isoformat()}"
+        try:
+            response = request_with_retry("GET", url, settings=self.settings, secrets=[key])
+        except AuthError:
+            raise
+        except SourceError as exc:
+            if "invalid map_key" in str(exc).lower():
+                raise AuthError(f"FIRMS rejected the map key: {exc}") from exc
+            raise
+        text = response.text
+        head = text.lstrip()[:200].lower()
+        # FIRMS answers some errors with HTTP 200/400 and a plain-text message
+        if "invalid map_key" in head or ("invalid api call" in head and "key" in head):
+            raise AuthError(f"FIRMS rejected the map key ({text.strip()[:80]})")
+        if head.startswith("invalid") or head.startswith("error"):
+            raise SourceError(f"FIRMS {source}: {text.strip()[:200]}")
+        return text
+
+    def hotspots(
+        self, aoi: AOI, start: datetime, end: datetime, source: str | None = None
+    ) -> list[Hotspot]:
+        """Hotspots inside ``aoi`` acquired between ``start`` and ``end`` (UTC, inclusive)."""
+        source = source or self.source
+        start, end = utc(start), inclusive_end(end)
+        seen: dict[tuple[str, str, str, str, float, float], Hotspot] = {}
+        for first, days in day_chunks(start.date(), end.date()):
+            text = self.fetch_csv(source, aoi.bbox, days, first)
+            name = f"FIRMS {source} {first.isoformat()}+{days}d"
+            if not text.strip():
+                continue
+            parsed = parse_firms_text(text, name=name, within=aoi.geometry)
+            for err in parsed.errors:
+                log.warning("%s", err)
+            self.errors.extend(parsed.errors)
+            for h in parsed.hotspots:
+                if start <= h.time <= end:
+                    seen.setdefault(h.natural_key, h)
+        hotspots = sorted(seen.values(), key=lambda h: (h.time, h.lon, h.lat))
+        log.info("FIRMS %s: %d hotspots in %s", source, len(hotspots), aoi.name)
+        return hotspots
