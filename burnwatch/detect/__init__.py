@@ -1,0 +1,1 @@
+"""Detection: pixels -> detections (spectral active-fire tests, fire simulator, exclusions)."""

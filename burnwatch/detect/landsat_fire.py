@@ -1,0 +1,117 @@
+"""Landsat active-fire detection (daytime, reflective bands): Schroeder et al. (2016) + HOTMAP.
+
+Band naming: ρN is the TOA reflectance of Landsat-8/9 OLI band N, i.e. ρ1 coastal, ρ2 blue,
+ρ3 green, ρ4 red, ρ5 NIR, ρ6 SWIR1 (1.6 µm), ρ7 SWIR2 (2.2 µm). For Landsat-7 ETM+ the
+bands 4/5/7 (NIR, SWIR1, SWIR2) serve as OLI 5/6/7 and bands 1/2/3 as OLI 2/3/4; ETM+ has
+no coastal band, so ρ1 falls back to blue. Roles come from the scene, so the mapping is
+implicit in :mod:`burnwatch.types` roles.
+
+Schroeder, W., Oliva, P., Giglio, L., Quayle, B., Lorenz, E. & Morelli, F. (2016). Active fire
+detection using Landsat-8/OLI data. Remote Sens. Environ. 185:210-220. Daytime tests
+(R75 = ρ7/ρ5, R76 = ρ7/ρ6):
+
+* unambiguous fire: (R75 > 2.5 and ρ7 - ρ5 > 0.3 and ρ7 > 0.5)                      (eq. 1)
+  or (ρ6 > 0.8 and ρ1 < 0.2 and (ρ5 > 0.4 or ρ7 < 0.1))  — saturated/folded pixels (eq. 2)
+* candidate: R75 > 1.8 and ρ7 - ρ5 > 0.17 and R76 > 1.6                          (eqs. 3, 6)
+* contextual (61x61 window, background without fire, candidates, water, cloud):
+  R75 > mean(R75) + max(3σ, 0.8) and ρ7 > mean(ρ7) + max(3σ, 0.08)               (eqs. 4, 5)
+* water: ρ4 > ρ5 > ρ6 > ρ7 and ρ1 - ρ7 < 0.2 and (ρ3 > ρ2 or (ρ1 > ρ2 > ρ3 > ρ4)) (eqs. 7-9)
+
+Schroeder et al. mask clouds with the Landsat QA band, which a reflectance scene does not
+carry; we use the reflective cloud test of Giglio et al. (2003), ρ4 + ρ5 > 0.9.
+
+Murphy, S.W., de Souza Filho, C.R., Wright, R., Sabatino, G. & Correa Pabon, R. (2016). HOTMAP:
+Global hot target detection at moderate spatial resolution. Remote Sens. Environ. 177:78-88:
+
+* hot: ρ7/ρ6 >= 1.4 and ρ7/ρ5 >= 1.4 and ρ7 >= 0.15
+* plus 8-neighbours of hot pixels with ρ6/ρ5 >= 2 and ρ6 >= 0.5 (SWIR2-saturated cores).
+
+Confidence classes: high (3) = Schroeder unambiguous and HOTMAP agree, or Schroeder's
+saturation branch (eq. 2); nominal (2) = any other Schroeder fire (unambiguous or a candidate
+confirmed by the contextual test); low (1) = HOTMAP only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from burnwatch.detect.spectral import (
+    HIGH,
+    LOW,
+    NOMINAL,
+    FireResult,
+    band,
+    cloud_mask,
+    contextual_test,
+    safe_ratio,
+)
+from burnwatch.types import Scene
+
+ALGORITHM = "schroeder2016-hotmap"
+VERSION = "1"
+
+
+def water_mask(r1: np.ndarray, r2: np.ndarray, r3: np.ndarray, r4: np.ndarray,
+               r5: np.ndarray, r6: np.ndarray, r7: np.ndarray) -> np.ndarray:
+    """Schroeder et al. (2016) eqs. 7-9 water test."""
+    common = (r4 > r5) & (r5 > r6) & (r6 > r7) & (r1 - r7 < 0.2)
+    return np.asarray(common & ((r3 > r2) | ((r1 > r2) & (r2 > r3) & (r3 > r4))))
+
+
+def hotmap(r5: np.ndarray, r6: np.ndarray, r7: np.ndarray) -> np.ndarray:
+    """Murphy et al. (2016) HOTMAP hot-pixel mask (with the saturated-neighbour rule)."""
+    from scipy.ndimage import binary_dilation
+
+    hot = (safe_ratio(r7, r6) >= 1.4) & (safe_ratio(r7, r5) >= 1.4) & (r7 >= 0.15)
+    if hot.any():
+        near = binary_dilation(hot, structure=np.ones((3, 3), dtype=bool))
+        hot |= near & (safe_ratio(r6, r5) >= 2.0) & (r6 >= 0.5)
+    return np.asarray(hot)
+
+
+def detect_landsat(scene: Scene) -> FireResult:
+    """Schroeder et al. (2016) + HOTMAP fire classes for a Landsat OLI/ETM+ scene.
+
+    Needs blue, green, red, nir, swir1, swir2 (coastal optional). See the module docstring.
+    """
+    r2, r3, r4 = band(scene, "blue"), band(scene, "green"), band(scene, "red")
+    r5, r6, r7 = band(scene, "nir"), band(scene, "swir1"), band(scene, "swir2")
+    r1 = band(scene, "coastal") if "coastal" in scene.bands else r2
+    valid = np.isfinite(r1) & np.isfinite(r2) & np.isfinite(r3) & np.isfinite(r4)
+    valid &= np.isfinite(r5) & np.isfinite(r6) & np.isfinite(r7)
+
+    r75, r76 = safe_ratio(r7, r5), safe_ratio(r7, r6)
+    d75 = r7 - r5
+    unamb_1 = valid & (r75 > 2.5) & (d75 > 0.3) & (r7 > 0.5)
+    unamb_2 = valid & (r6 > 0.8) & (r1 < 0.2) & ((r5 > 0.4) | (r7 < 0.1))
+    unamb = unamb_1 | unamb_2
+    candidate = valid & ~unamb & (r75 > 1.8) & (d75 > 0.17) & (r76 > 1.6)
+
+    water = valid & water_mask(r1, r2, r3, r4, r5, r6, r7)
+    clouds = cloud_mask(scene)
+    clouds = (clouds & valid) if clouds is not None else np.zeros_like(valid)
+    background = valid & ~unamb & ~candidate & ~water & ~clouds & (r7 > 0)
+    confirmed = contextual_test(candidate, background, [(r75, 0.8), (r7, 0.08)])
+    hot = valid & hotmap(r5, r6, r7)
+
+    schroeder = unamb | confirmed
+    conf = np.zeros(r7.shape, dtype=np.uint8)
+    conf[hot] = LOW
+    conf[schroeder] = NOMINAL
+    conf[(unamb & hot) | unamb_2] = HIGH
+    tests = (
+        "schroeder2016_unambiguous",
+        "schroeder2016_candidate",
+        "schroeder2016_contextual_61x61",
+        "schroeder2016_water",
+        "cloud_giglio2003",
+        "hotmap2016",
+    )
+    return FireResult(
+        confidence=conf,
+        algorithm=ALGORITHM,
+        algorithm_version=VERSION,
+        tests_run=tests,
+        masks={"water": water, "cloud": clouds, "valid": valid},
+        parameters={"window": 61, "rho1": "coastal" if "coastal" in scene.bands else "blue"},
+    )
