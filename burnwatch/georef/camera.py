@@ -1,0 +1,419 @@
+"""Frame-camera georeferencing: pixel <-> ground for drone photos.
+
+Model
+-----
+* Pinhole camera with principal point and Brown–Conrady distortion (radial k1, k2, k3;
+  tangential p1, p2; Brown 1966, "Decentering distortion of lenses"; the same form as
+  OpenCV and the DJI ``DewarpData`` tag). Pixel coordinates are continuous with (0, 0) at
+  the top-left *corner* of the top-left pixel, x right, y down (the :class:`~burnwatch.types.Box`
+  convention). Camera frame: x right, y down, z forward (OpenCV).
+* World frame: a projected metric CRS (a local UTM zone), x east, y north, z up, metres.
+  Heights are in whatever vertical datum the pose altitude and the ground share.
+* Attitude: DJI gimbal angles (degrees) as intrinsic Z-Y-X (yaw, pitch, roll) Euler angles of
+  the camera's forward-right-down frame in local North-East-Down: yaw clockwise from north,
+  pitch 0 = horizon, -90 = nadir, roll positive right-wing-down. Grid convergence between
+  true north and UTM grid north (< 0.5° near a zone's centre) is corrected.
+
+Ground
+------
+:class:`FlatGround` intersects rays with a horizontal plane; :class:`DSMGround` marches each
+ray through a DSM raster (fixed step, then bisection) and reports rays that leave the DSM.
+Rays that do not meet the ground within ``max_range_m`` (above the horizon) are clipped at
+that range and flagged.
+
+Uncertainty
+-----------
+:func:`ground_uncertainty` propagates pose uncertainty to the ground point with a numerical
+Jacobian (central differences) of the intersection with respect to (x, y, z, yaw, pitch,
+roll): ``C = J diag(σ²) Jᵀ`` (first-order error propagation, e.g. Mikhail, Bethel & McGlone
+2001, *Introduction to Modern Photogrammetry*, §2.7). The radius returned is the DRMS
+``sqrt(σx² + σy²)`` of the horizontal ground position, metres (1-sigma).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from shapely.geometry import Polygon
+
+from burnwatch.errors import CRSError, InputError
+
+#: Rays that do not reach the ground within this slant range are clipped (metres).
+DEFAULT_MAX_RANGE_M = 1000.0
+
+# forward-right-down -> camera (x right, y down, z forward): columns are camera axes in FRD.
+_FRD_FROM_CAM = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+# NED -> ENU
+_ENU_FROM_NED = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
+
+
+class RayMissError(InputError):
+    """A pixel's ray does not meet the ground (above the horizon or outside the DSM)."""
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Interior orientation, pixels, for an image of ``width`` x ``height`` pixels."""
+
+    width: int
+    height: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    k1: float = 0.0
+    k2: float = 0.0
+    p1: float = 0.0
+    p2: float = 0.0
+    k3: float = 0.0
+
+    @property
+    def has_distortion(self) -> bool:
+        return any(abs(c) > 0.0 for c in (self.k1, self.k2, self.p1, self.p2, self.k3))
+
+    def scaled(self, width: int, height: int) -> Intrinsics:
+        """The same camera for a resized image (thumbnails, downsampled frames)."""
+        sx, sy = width / self.width, height / self.height
+        return replace(self, width=width, height=height, fx=self.fx * sx, fy=self.fy * sy,
+                       cx=self.cx * sx, cy=self.cy * sy)
+
+    def _distort(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r2 = x * x + y * y
+        radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3))
+        xd = x * radial + 2.0 * self.p1 * x * y + self.p2 * (r2 + 2.0 * x * x)
+        yd = y * radial + self.p1 * (r2 + 2.0 * y * y) + 2.0 * self.p2 * x * y
+        return xd, yd
+
+    def project(self, xn: np.ndarray, yn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised (undistorted) image coordinates -> pixel (u, v)."""
+        xd, yd = self._distort(np.asarray(xn, float), np.asarray(yn, float))
+        return self.fx * xd + self.cx, self.fy * yd + self.cy
+
+    def unproject(self, u: np.ndarray, v: np.ndarray, iterations: int = 40) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel (u, v) -> normalised undistorted coordinates (fixed-point iteration)."""
+        xd = (np.asarray(u, float) - self.cx) / self.fx
+        yd = (np.asarray(v, float) - self.cy) / self.fy
+        if not self.has_distortion:
+            return xd, yd
+        x, y = xd.copy(), yd.copy()
+        for _ in range(iterations):
+            r2 = x * x + y * y
+            radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3))
+            dx = 2.0 * self.p1 * x * y + self.p2 * (r2 + 2.0 * x * x)
+            dy = self.p1 * (r2 + 2.0 * y * y) + 2.0 * self.p2 * x * y
+            x_new, y_new = (xd - dx) / radial, (yd - dy) / radial
+            if np.nanmax(np.abs(x_new - x) + np.abs(y_new - y), initial=0.0) < 1e-12:
+                x, y = x_new, y_new
+                break
+            x, y = x_new, y_new
+        return x, y
+
+
+def rotation_enu_from_camera(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
+    """3x3 rotation taking camera-frame vectors (x right, y down, z forward) to ENU."""
+    y, p, r = (math.radians(a) for a in (yaw_deg, pitch_deg, roll_deg))
+    cz, sz, cy, sy, cx, sx = math.cos(y), math.sin(y), math.cos(p), math.sin(p), math.cos(r), math.sin(r)
+    rz = np.array([[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]])
+    ry = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]])
+    return _ENU_FROM_NED @ rz @ ry @ rx @ _FRD_FROM_CAM
+
+
+def utm_crs_for(lon: float, lat: float) -> str:
+    """EPSG code of the WGS84 UTM zone containing (lon, lat)."""
+    if not (-180.0 <= lon <= 180.0 and -80.0 <= lat <= 84.0):
+        raise CRSError(f"no UTM zone for lon={lon}, lat={lat}")
+    zone = min(60, int((lon + 180.0) // 6.0) + 1)
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def grid_convergence_deg(lon: float, lat: float, crs: str) -> float:
+    """Angle (degrees) from true north to grid north at (lon, lat) in ``crs`` (pyproj)."""
+    from pyproj import CRS, Proj
+
+    factors = Proj(CRS.from_user_input(crs)).get_factors(lon, lat)
+    return float(factors.meridian_convergence)
+
+
+@dataclass(frozen=True)
+class Pose:
+    """Exterior orientation: camera centre (x, y, z) in ``crs`` (metres) + DJI angles (degrees).
+
+    ``yaw`` is relative to *grid* north of ``crs`` (use :meth:`from_gps` to convert from true
+    north).
+    """
+
+    x: float
+    y: float
+    z: float
+    yaw: float
+    pitch: float
+    roll: float
+    crs: str
+
+    @classmethod
+    def from_gps(cls, lon: float, lat: float, z: float, yaw: float, pitch: float, roll: float,
+                 crs: str | None = None) -> Pose:
+        """Pose from WGS84 lon/lat (degrees), height ``z`` (m) and true-north DJI angles."""
+        from pyproj import Transformer
+
+        crs = crs or utm_crs_for(lon, lat)
+        x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
+        # grid yaw = true yaw - convergence (grid north lies `convergence` east of true north)
+        conv = grid_convergence_deg(lon, lat, crs)
+        return cls(float(x), float(y), float(z), yaw - conv, pitch, roll, crs)
+
+    @property
+    def centre(self) -> np.ndarray:
+        return np.array([self.x, self.y, self.z])
+
+    def rotation(self) -> np.ndarray:
+        return rotation_enu_from_camera(self.yaw, self.pitch, self.roll)
+
+    def perturbed(self, index: int, delta: float) -> Pose:
+        names = ("x", "y", "z", "yaw", "pitch", "roll")
+        return replace(self, **{names[index]: getattr(self, names[index]) + delta})
+
+
+class Ground(Protocol):
+    """A ground surface in the pose's CRS."""
+
+    def intersect(self, origin: np.ndarray, dirs: np.ndarray, max_range: float) -> tuple[np.ndarray, np.ndarray]:
+        """Ray (origin + t·dir, unit dirs Nx3) ∩ ground -> (Nx3 points, N bool ``hit``).
+
+        Rays that miss are returned clipped at ``max_range`` with ``hit`` False.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class FlatGround:
+    """A horizontal plane at ``elevation`` metres (e.g. the take-off point's height)."""
+
+    elevation: float = 0.0
+
+    def intersect(self, origin: np.ndarray, dirs: np.ndarray, max_range: float) -> tuple[np.ndarray, np.ndarray]:
+        dz = dirs[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (self.elevation - origin[2]) / dz
+        hit = (dz < 0) & (t > 0) & (t <= max_range)
+        t = np.where(hit, t, max_range)
+        return origin[None, :] + dirs * t[:, None], hit
+
+
+class DSMGround:
+    """A digital surface model raster; heights in the same vertical datum as the pose.
+
+    Rays are marched from where they cross the DSM's maximum height in steps of half a DSM
+    pixel until they pass below the surface, then refined by bisection (≈ 1 cm). A ray that
+    leaves the DSM's extent (or enters nodata) first is reported as a miss.
+    """
+
+    def __init__(self, heights: np.ndarray, transform: object, crs: str, source: str = "DSM") -> None:
+        from affine import Affine
+
+        self.heights = np.asarray(heights, dtype="float64")
+        self.transform: Affine = transform  # type: ignore[assignment]
+        self.inverse = ~self.transform
+        self.crs = crs
+        self.source = source
+        finite = self.heights[np.isfinite(self.heights)]
+        if finite.size == 0:
+            raise InputError("DSM has no valid heights", path=source)
+        self.zmin, self.zmax = float(finite.min()), float(finite.max())
+        self.step = 0.5 * min(abs(self.transform.a), abs(self.transform.e))
+
+    @classmethod
+    def open(cls, path: Path, crs: str | None = None) -> DSMGround:
+        """Read a single-band DSM GeoTIFF (nodata -> NaN), reprojected to ``crs`` if given."""
+        import rasterio
+        from rasterio.errors import RasterioIOError
+
+        try:
+            with rasterio.open(path) as ds:
+                if ds.crs is None:
+                    raise CRSError("DSM has no CRS", path=path)
+                data = ds.read(1, masked=True).astype("float64").filled(np.nan)
+                transform, src_crs = ds.transform, ds.crs.to_string()
+        except RasterioIOError as exc:
+            raise InputError(f"cannot read DSM ({exc})", path=path) from exc
+        if crs is not None and not _same_crs(src_crs, crs):
+            data, transform = _reproject(data, transform, src_crs, crs)
+            src_crs = crs
+        return cls(data, transform, src_crs, source=str(path))
+
+    def height_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Bilinear DSM height at CRS coordinates; NaN outside or on nodata."""
+        col, row = self.inverse * (np.asarray(x, float), np.asarray(y, float))
+        col, row = np.asarray(col) - 0.5, np.asarray(row) - 0.5
+        h, w = self.heights.shape
+        c0, r0 = np.floor(col).astype(int), np.floor(row).astype(int)
+        out = np.full(np.shape(col), np.nan)
+        ok = (c0 >= 0) & (r0 >= 0) & (c0 + 1 < w) & (r0 + 1 < h)
+        c0o, r0o = c0[ok], r0[ok]
+        fc, fr = col[ok] - c0o, row[ok] - r0o
+        z = self.heights
+        out[ok] = (z[r0o, c0o] * (1 - fc) * (1 - fr) + z[r0o, c0o + 1] * fc * (1 - fr)
+                   + z[r0o + 1, c0o] * (1 - fc) * fr + z[r0o + 1, c0o + 1] * fc * fr)
+        return out
+
+    def intersect(self, origin: np.ndarray, dirs: np.ndarray, max_range: float) -> tuple[np.ndarray, np.ndarray]:
+        n = dirs.shape[0]
+        dz = dirs[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_top = np.where(dz < 0, (self.zmax - origin[2]) / dz, 0.0)
+            t_bot = np.where(dz < 0, (self.zmin - origin[2]) / dz, max_range)
+        t0 = np.clip(t_top, 0.0, max_range)
+        t1 = np.clip(t_bot, 0.0, max_range)
+        hit = np.zeros(n, bool)
+        t_hit = np.full(n, max_range)
+        for i in range(n):
+            ts = np.arange(t0[i], t1[i] + self.step, self.step)
+            pts = origin[None, :] + dirs[i][None, :] * ts[:, None]
+            ground = self.height_at(pts[:, 0], pts[:, 1])
+            below = pts[:, 2] <= ground
+            invalid = ~np.isfinite(ground)
+            first_below = int(np.argmax(below)) if below.any() else len(ts)
+            first_invalid = int(np.argmax(invalid)) if invalid.any() else len(ts)
+            if first_below >= len(ts) or first_invalid < first_below:
+                continue  # left the DSM (or nodata) before reaching the surface, or above horizon
+            if first_below == 0:
+                t_hit[i], hit[i] = ts[0], True
+                continue
+            lo, hi = ts[first_below - 1], ts[first_below]
+            for _ in range(12):
+                mid = 0.5 * (lo + hi)
+                p = origin + dirs[i] * mid
+                g = self.height_at(np.array([p[0]]), np.array([p[1]]))[0]
+                if p[2] <= g:
+                    hi = mid
+                else:
+                    lo = mid
+            t_hit[i], hit[i] = 0.5 * (lo + hi), True
+        return origin[None, :] + dirs * t_hit[:, None], hit
+
+
+def _same_crs(a: str, b: str) -> bool:
+    from pyproj import CRS
+
+    return bool(CRS.from_user_input(a) == CRS.from_user_input(b))
+
+
+def _reproject(data: np.ndarray, transform: object, src: str, dst: str) -> tuple[np.ndarray, object]:
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    h, w = data.shape
+    left, top = transform * (0, 0)  # type: ignore[operator]
+    right, bottom = transform * (w, h)  # type: ignore[operator]
+    dst_t, dw, dh = calculate_default_transform(src, dst, w, h, left=left, bottom=bottom,
+                                                right=right, top=top)
+    out = np.full((dh, dw), np.nan)
+    reproject(data, out, src_transform=transform, src_crs=src, dst_transform=dst_t, dst_crs=dst,
+              resampling=Resampling.bilinear, src_nodata=np.nan, dst_nodata=np.nan)
+    return out, dst_t
+
+
+@dataclass(frozen=True)
+class PoseSigma:
+    """1-sigma pose uncertainties. Defaults: consumer GNSS and a 3-axis DJI gimbal.
+
+    ``horizontal_m`` is the horizontal DRMS of the camera position (split equally over x and
+    y); consumer GNSS ≈ 2.5 m, RTK fixed ≈ the RtkStdLon/Lat tags (a few cm).
+    """
+
+    horizontal_m: float = 2.5
+    vertical_m: float = 3.0
+    yaw_deg: float = 2.0
+    pitch_deg: float = 1.0
+    roll_deg: float = 1.0
+
+    def vector(self) -> np.ndarray:
+        s = self.horizontal_m / math.sqrt(2.0)
+        return np.array([s, s, self.vertical_m, self.yaw_deg, self.pitch_deg, self.roll_deg])
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A posed frame camera."""
+
+    intrinsics: Intrinsics
+    pose: Pose
+
+    def rays(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Unit ray directions (Nx3, world ENU) through pixels (u, v)."""
+        xn, yn = self.intrinsics.unproject(np.atleast_1d(u), np.atleast_1d(v))
+        d = np.stack([xn, yn, np.ones_like(xn)], axis=-1) @ self.pose.rotation().T
+        return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+    def pixel_to_ground(self, u: np.ndarray, v: np.ndarray, ground: Ground,
+                        max_range: float = DEFAULT_MAX_RANGE_M) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels -> ground points (Nx3, pose CRS) and a bool ``hit`` mask (False = clipped)."""
+        return ground.intersect(self.pose.centre, self.rays(u, v), max_range)
+
+    def ground_point(self, u: float, v: float, ground: Ground,
+                     max_range: float = DEFAULT_MAX_RANGE_M) -> np.ndarray:
+        """One pixel -> ground (x, y, z); :class:`RayMissError` when the ray misses."""
+        pts, hit = self.pixel_to_ground(np.array([u]), np.array([v]), ground, max_range)
+        if not hit[0]:
+            raise RayMissError(f"pixel ({u:.1f}, {v:.1f}) does not meet the ground within "
+                               f"{max_range:.0f} m (above the horizon or outside the DSM)")
+        return pts[0]
+
+    def ground_to_pixel(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """World points -> pixel (u, v) and ``in_front`` (point is ahead of the camera)."""
+        p = np.stack([np.atleast_1d(x), np.atleast_1d(y), np.atleast_1d(z)], axis=-1).astype(float)
+        pc = (p - self.pose.centre) @ self.pose.rotation()
+        in_front = pc[:, 2] > 1e-9
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u, v = self.intrinsics.project(pc[:, 0] / pc[:, 2], pc[:, 1] / pc[:, 2])
+        return u, v, in_front
+
+    def border_pixels(self, per_edge: int = 32, box: tuple[float, float, float, float] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels densely along a rectangle's border (the whole image by default), clockwise."""
+        x1, y1, x2, y2 = box if box is not None else (0.0, 0.0, float(self.intrinsics.width),
+                                                      float(self.intrinsics.height))
+        s = np.linspace(0.0, 1.0, per_edge, endpoint=False)
+        u = np.concatenate([x1 + (x2 - x1) * s, np.full(per_edge, x2), x2 - (x2 - x1) * s, np.full(per_edge, x1)])
+        v = np.concatenate([np.full(per_edge, y1), y1 + (y2 - y1) * s, np.full(per_edge, y2), y2 - (y2 - y1) * s])
+        return u, v
+
+    def footprint(self, ground: Ground, per_edge: int = 32, max_range: float = DEFAULT_MAX_RANGE_M,
+                  box: tuple[float, float, float, float] | None = None) -> tuple[Polygon, bool]:
+        """Ground polygon (pose CRS) of the image (or a pixel ``box``) and whether it was clipped.
+
+        The border is sampled densely so an oblique footprint's curved/convex edges are
+        followed; rays that miss the ground are cut at ``max_range`` (``clipped`` True).
+        """
+        u, v = self.border_pixels(per_edge, box)
+        pts, hit = self.pixel_to_ground(u, v, ground, max_range)
+        poly = Polygon(pts[:, :2])
+        if not poly.is_valid:
+            poly = poly.buffer(0)  # type: ignore[assignment]
+        return poly, bool((~hit).any())
+
+
+def ground_uncertainty(camera: Camera, u: float, v: float, ground: Ground, sigma: PoseSigma,
+                       max_range: float = DEFAULT_MAX_RANGE_M) -> float:
+    """1-sigma horizontal uncertainty (DRMS, metres) of pixel (u, v)'s ground point.
+
+    Numerical Jacobian of the ground intersection w.r.t. (x, y, z, yaw, pitch, roll) by
+    central differences; NaN when the ray (or a perturbed ray) misses the ground.
+    """
+    steps = np.array([0.1, 0.1, 0.1, 0.05, 0.05, 0.05])  # metres / degrees
+    jac = np.zeros((2, 6))
+    for k in range(6):
+        pts = []
+        for sign in (1.0, -1.0):
+            cam = Camera(camera.intrinsics, camera.pose.perturbed(k, sign * steps[k]))
+            p, hit = cam.pixel_to_ground(np.array([u]), np.array([v]), ground, max_range)
+            if not hit[0]:
+                return float("nan")
+            pts.append(p[0, :2])
+        jac[:, k] = (pts[0] - pts[1]) / (2.0 * steps[k])
+    cov = jac @ np.diag(sigma.vector() ** 2) @ jac.T
+    return float(math.sqrt(max(0.0, cov[0, 0] + cov[1, 1])))

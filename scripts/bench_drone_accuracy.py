@@ -1,0 +1,217 @@
+"""Measure drone pixel->ground accuracy on real data (../shared/data/drone).
+
+1. P4RTK oblique frames (pitch -60°): the image centre, the 4 corners and the 4 edge
+   midpoints are projected onto the ODM DSM twice — with the pose from the photo's own
+   metadata (XMP GPS, AbsoluteAltitude, gimbal angles, DewarpData) via burnwatch, and with
+   the photogrammetric pose + calibrated Brown camera from OpenSfM's reconstruction.json —
+   and the horizontal distances are reported (metres).
+2. FC300S nadir frames (no calibration tags -> sensor table, flat ground at take-off
+   height): photo footprints vs the extent of the georeferenced point cloud ``model.laz``.
+
+    .venv/bin/python scripts/bench_drone_accuracy.py [--shared ../shared] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from burnwatch.georef.camera import Camera, DSMGround, FlatGround, Pose  # noqa: E402
+from burnwatch.sources.drone_meta import intrinsics_from_meta, read_photo_meta  # noqa: E402
+
+P4 = "data/drone/dji_p4rtk_oblique"
+BRIGHTON = "data/drone/dji_fc300s_brighton"
+UTM51 = "EPSG:32651"
+
+
+def _rodrigues(r: list[float]) -> np.ndarray:
+    theta = float(np.linalg.norm(r))
+    if theta < 1e-12:
+        return np.eye(3)
+    k = np.asarray(r) / theta
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + math.sin(theta) * kx + (1 - math.cos(theta)) * kx @ kx
+
+
+def _opensfm_undistort(xd: np.ndarray, yd: np.ndarray, cam: dict) -> tuple[np.ndarray, np.ndarray]:
+    k1, k2, k3, p1, p2 = cam["k1"], cam["k2"], cam["k3"], cam["p1"], cam["p2"]
+    x, y = xd.copy(), yd.copy()
+    for _ in range(100):
+        r2 = x * x + y * y
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        dy = 2 * p2 * x * y + p1 * (r2 + 2 * y * y)
+        x, y = (xd - dx) / radial, (yd - dy) / radial
+    return x, y
+
+
+def reference_rays(recon: dict, shot_id: str, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OpenSfM camera centre and unit rays (UTM 51N + height) for pixels (corner origin)."""
+    from pyproj import Transformer
+
+    shot = recon["shots"][shot_id]
+    cam = recon["cameras"][shot["camera"]]
+    w, h = cam["width"], cam["height"]
+    size = max(w, h)
+    xn = ((u - w / 2.0) / size - cam["c_x"]) / cam["focal_x"]
+    yn = ((v - h / 2.0) / size - cam["c_y"]) / cam["focal_y"]
+    x, y = _opensfm_undistort(xn, yn, cam)
+    rot = _rodrigues(shot["rotation"])
+    centre = -rot.T @ np.asarray(shot["translation"])
+    bearings = np.stack([x, y, np.ones_like(x)], -1) @ rot  # rows: R^T b
+    ref = recon["reference_lla"]
+    topo_to_utm = Transformer.from_pipeline(
+        f"+proj=pipeline +step +inv +proj=topocentric +ellps=WGS84 +lon_0={ref['longitude']} "
+        f"+lat_0={ref['latitude']} +h_0={ref['altitude']} +step +inv +proj=cart +ellps=WGS84 "
+        "+step +proj=utm +zone=51 +ellps=WGS84"
+    )
+    far = centre[None, :] + 100.0 * bearings / np.linalg.norm(bearings, axis=1, keepdims=True)
+    c_utm = np.array(topo_to_utm.transform(*centre))
+    f_utm = np.stack(topo_to_utm.transform(far[:, 0], far[:, 1], far[:, 2]), -1)
+    dirs = f_utm - c_utm
+    return c_utm, dirs / np.linalg.norm(dirs, axis=1, keepdims=True)
+
+
+def test_pixels(w: int, h: int, inset: float = 0.5) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    u = np.array([w / 2, inset, w - inset, w - inset, inset, w / 2, w - inset, w / 2, inset])
+    v = np.array([h / 2, inset, inset, h - inset, h - inset, inset, h / 2, h - inset, h / 2])
+    names = ["centre", "top-left", "top-right", "bottom-right", "bottom-left", "top", "right", "bottom", "left"]
+    return u, v, names
+
+
+def _opk_rotation(omega: float, phi: float, kappa: float) -> np.ndarray:
+    """World-from-camera rotation, PATB convention (camera x right, y up, z back), degrees."""
+    o, p, k = (math.radians(a) for a in (omega, phi, kappa))
+    rx = np.array([[1, 0, 0], [0, math.cos(o), -math.sin(o)], [0, math.sin(o), math.cos(o)]])
+    ry = np.array([[math.cos(p), 0, math.sin(p)], [0, 1, 0], [-math.sin(p), 0, math.cos(p)]])
+    rz = np.array([[math.cos(k), -math.sin(k), 0], [math.sin(k), math.cos(k), 0], [0, 0, 1]])
+    return rx @ ry @ rz
+
+
+def opk_rays(recon: dict, opk_row: list[float], u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rays from the odm_xyz_opk.csv pose (UTM 51N) with the reconstruction's Brown camera."""
+    cam = next(iter(recon["cameras"].values()))
+    w, h = cam["width"], cam["height"]
+    size = max(w, h)
+    x, y = _opensfm_undistort(((u - w / 2.0) / size - cam["c_x"]) / cam["focal_x"],
+                              ((v - h / 2.0) / size - cam["c_y"]) / cam["focal_y"], cam)
+    b = np.stack([x, -y, -np.ones_like(x)], -1) @ _opk_rotation(*opk_row[3:6]).T
+    return np.asarray(opk_row[:3]), b / np.linalg.norm(b, axis=1, keepdims=True)
+
+
+def bench_p4rtk(shared: Path) -> dict:
+    """Errors (m) of metadata-posed ground points vs two photogrammetric references.
+
+    ``opk``: io/odm_xyz_opk.csv pose; ``opensfm``: reconstruction.json shot pose. Grounds:
+    the ODM DSM, and a flat plane at the DSM's median height (isolates pose error from DSM
+    relief effects at grazing rays).
+    """
+    base = shared / P4
+    recon = json.loads((base / "odm/opensfm/reconstruction.json").read_text())[0]
+    dsm = DSMGround.open(base / "odm/odm_dem/dsm.tif")
+    flat = FlatGround(float(np.nanmedian(dsm.heights)))
+    opk = {}
+    for line in (base / "io/odm_xyz_opk.csv").read_text().splitlines()[1:]:
+        parts = line.split()
+        opk[parts[0].strip("'")] = [float(p) for p in parts[1:7]]
+    rows = []
+    errors: dict[str, list[float]] = {}
+    for img in sorted((base / "odm/images").glob("*.tif")):
+        meta = read_photo_meta(img)
+        intr, source = intrinsics_from_meta(meta)
+        assert meta.lon is not None and meta.lat is not None and meta.abs_alt is not None
+        assert meta.camera_yaw is not None and meta.gimbal_pitch is not None
+        pose = Pose.from_gps(meta.lon, meta.lat, meta.abs_alt, meta.camera_yaw, meta.gimbal_pitch,
+                             meta.gimbal_roll or 0.0, crs=UTM51)
+        cam = Camera(intr, pose)
+        u, v, names = test_pixels(meta.width, meta.height)
+        refs = {"opk": opk_rays(recon, opk[img.stem], u, v), "opensfm": reference_rays(recon, img.stem, u, v)}
+        for gname, ground in (("dsm", dsm), ("flat", flat)):
+            ours, hit = cam.pixel_to_ground(u, v, ground)
+            for rname, (c_ref, d_ref) in refs.items():
+                theirs, hit_ref = ground.intersect(c_ref, d_ref, 1000.0)
+                d = np.hypot(*(ours[:, :2] - theirs[:, :2]).T)
+                key = f"{rname}/{gname}"
+                for name, e, ok in zip(names, d, hit & hit_ref, strict=True):
+                    rows.append({"photo": img.name, "pixel": name, "reference": rname, "ground": gname,
+                                 "error_m": round(float(e), 3), "hit": bool(ok)})
+                    if ok:
+                        errors.setdefault(key, []).append(float(e))
+        rows.append({"photo": img.name, "pixel": "camera centre vs odm_xyz_opk", "reference": "opk",
+                     "ground": "-", "hit": True,
+                     "error_m": round(float(np.hypot(pose.x - opk[img.stem][0], pose.y - opk[img.stem][1])), 3),
+                     "dz_m": round(pose.z - opk[img.stem][2], 3), "intrinsics": source})
+    summary = {k: {"n": len(e), "median_m": round(statistics.median(e), 2), "max_m": round(max(e), 2),
+                   "mean_m": round(statistics.fmean(e), 2)} for k, e in errors.items()}
+    return {"rows": rows, "summary": summary}
+
+
+def bench_brighton(shared: Path) -> dict:
+    import laspy
+    from pyproj import CRS
+    from shapely.geometry import box
+    from shapely.ops import unary_union
+
+    base = shared / BRIGHTON
+    with laspy.open(base / "model.laz") as f:
+        hdr = f.header
+        extent = box(hdr.mins[0], hdr.mins[1], hdr.maxs[0], hdr.maxs[1])
+        las_crs = hdr.parse_crs()
+        zmin, zmax = float(hdr.mins[2]), float(hdr.maxs[2])
+    crs = "EPSG:32615"
+    if las_crs is not None:
+        crs = CRS.from_user_input(las_crs).to_string()
+    rows, polys = [], []
+    for img in sorted(base.glob("*.JPG")):
+        meta = read_photo_meta(img)
+        intr, source = intrinsics_from_meta(meta)
+        assert meta.lon is not None and meta.lat is not None and meta.rel_alt is not None
+        pose = Pose.from_gps(meta.lon, meta.lat, meta.rel_alt, meta.camera_yaw or 0.0,
+                             meta.gimbal_pitch or -90.0, meta.gimbal_roll or 0.0, crs=crs)
+        poly, _ = Camera(intr, pose).footprint(FlatGround(0.0))
+        polys.append(poly)
+        inter = poly.intersection(extent).area
+        rows.append({"photo": img.name, "footprint_m2": round(poly.area, 1),
+                     "inside_fraction": round(inter / poly.area, 3), "intrinsics": source,
+                     "focal_px": round(intr.fx, 1)})
+    union = unary_union(polys)
+    return {"rows": rows, "crs": crs, "cloud_extent": [round(c, 2) for c in extent.bounds],
+            "cloud_z": [zmin, zmax], "union_inside_fraction": round(union.intersection(extent).area / union.area, 3),
+            "cloud_covered_fraction": round(union.intersection(extent).area / extent.area, 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    p4 = bench_p4rtk(args.shared)
+    print("P4RTK oblique: metadata pose vs photogrammetric pose (centre, corners, edge midpoints)")
+    for r in p4["rows"]:
+        if r["reference"] == "opk" and r["ground"] in ("dsm", "-"):
+            print(f"  {r['photo']:20s} {r['pixel']:30s} {r['error_m']:8.2f} m" + ("" if r["hit"] else "  (ray leaves DSM)")
+                  + (f"  dz={r['dz_m']:+.2f} m [{r['intrinsics']}]" if "dz_m" in r else ""))
+    for key, s in p4["summary"].items():
+        print(f"  {key:14s} n={s['n']:2d}  median {s['median_m']:.2f} m  mean {s['mean_m']:.2f} m  max {s['max_m']:.2f} m")
+    br = bench_brighton(args.shared)
+    print(f"FC300S nadir footprints vs model.laz extent ({br['crs']}, {br['cloud_extent']})")
+    for r in br["rows"]:
+        print(f"  {r['photo']:14s} area {r['footprint_m2']:9.1f} m²  inside {r['inside_fraction']:.3f}"
+              f"  f={r['focal_px']} px [{r['intrinsics']}]")
+    print(f"  union of footprints inside the cloud extent: {br['union_inside_fraction']:.3f};"
+          f" cloud extent covered: {br['cloud_covered_fraction']:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps({"p4rtk": p4, "brighton": br}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
