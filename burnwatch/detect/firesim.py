@@ -209,6 +209,7 @@ def inject_fires(
     d_au = earth_sun_distance_au(scene.time.timetuple().tm_yday)
     bands = {role: np.array(arr, dtype=np.float32, copy=True) for role, arr in scene.bands.items()}
     truth: list[InjectedFire] = []
+    cache: dict[tuple[str, float], float] = {}
     rows, cols = scene.shape
     for i, spec in enumerate(fires):
         if spec.area_m2 <= 0:
@@ -226,9 +227,12 @@ def inject_fires(
         for role, arr in bands.items():
             if role not in table:
                 continue
-            rho_fire = fire_reflectance(
-                scene.sensor, role, spec.temperature_k, scene.sun_zenith, d_au, emissivity, transmittance
-            )
+            key = (role, spec.temperature_k)
+            if key not in cache:
+                cache[key] = fire_reflectance(
+                    scene.sensor, role, spec.temperature_k, scene.sun_zenith, d_au, emissivity, transmittance
+                )
+            rho_fire = cache[key]
             for r, c, f in pixels:
                 arr[r, c] = np.float32((1.0 - f) * float(arr[r, c]) + f * rho_fire)
         x, y = pixel_centre(scene.transform, row, col)
