@@ -1,0 +1,79 @@
+"""Users and roles. Passwords are stored as Argon2id hashes (argon2-cffi, RFC 9106)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from burnwatch.errors import AuthenticationError, ConflictError, InputError, NotFoundError
+from burnwatch.store.chain import audit
+from burnwatch.store.models import User
+
+ROLES = ("admin", "analyst", "drone_operator", "inspector", "public")
+
+
+def hash_password(password: str) -> str:
+    from argon2 import PasswordHasher
+
+    if len(password) < 8:
+        raise InputError("password must have at least 8 characters")
+    return str(PasswordHasher().hash(password))
+
+
+def add_user(
+    session: Session,
+    username: str,
+    role: str,
+    password: str,
+    *,
+    province: str | None = None,
+    full_name: str = "",
+    actor: str = "system",
+) -> User:
+    """Create a user; ``province`` limits what they see (None = every province)."""
+    import unicodedata
+
+    if role not in ROLES:
+        raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        raise InputError(f"username {username!r} must be letters, digits, '.', '-' or '_'")
+    if session.scalars(select(User).where(User.username == username)).first() is not None:
+        raise ConflictError(f"user {username!r} already exists")
+    user = User(
+        username=username,
+        role=role,
+        password_hash=hash_password(password),
+        province=unicodedata.normalize("NFC", province) if province else None,
+        full_name=full_name,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    audit(session, actor, "user.add", "users", user.id, username=username, role=role, province=province)
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"no user {username!r}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """The active user with this password, else AuthenticationError (same message either way)."""
+    from argon2 import PasswordHasher
+    from argon2.exceptions import VerificationError
+
+    user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+    if user is None:
+        raise AuthenticationError("wrong username or password")
+    try:
+        PasswordHasher().verify(user.password_hash, password)
+    except VerificationError as exc:
+        raise AuthenticationError("wrong username or password") from exc
+    return user
