@@ -1,0 +1,249 @@
+"""The satellite scan, top to bottom: scenes in -> fire detection -> hotspots -> outputs.
+
+:func:`process_scene` is the unit of work for one scene (pure apart from writing its own
+raster products), so a scheduler or a Dask worker can run it anywhere; :func:`run_scan`
+drives a whole scan: it processes every scene (a scene that fails is reported and the rest
+go on), adds hotspots from hotspot sources (FIRMS), applies the static heat-source
+exclusion layer, and publishes GeoJSON, GeoPackage, the fire-mask COGs, the offline map and
+the run manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from burnwatch.errors import BurnwatchError
+from burnwatch.types import Hotspot, Scene
+
+if TYPE_CHECKING:
+    from burnwatch.publish.quicklook import Overlay
+
+log = logging.getLogger(__name__)
+
+#: Called after each scene with (done, total or None, message).
+Progress = Callable[[int, int | None, str], None]
+
+MIN_CLASS = {"low": 1, "nominal": 2, "high": 3}
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Parameters of a scan that do not depend on the source."""
+
+    algorithm: str | None = None  # None: chosen per scene by sensor and bands
+    min_confidence: Literal["low", "nominal", "high"] = "low"
+    exclusions: Path | None = None  # vector file of known static heat sources
+    exclusion_name_field: str = "name"
+    exclusion_buffer_m: float = 250.0
+    quicklook: Literal["auto", "true", "false"] = "auto"
+    tile_url: str | None = None
+    title: str = "burnwatch scan"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "algorithm": self.algorithm,
+            "min_confidence": self.min_confidence,
+            "exclusions": str(self.exclusions) if self.exclusions else None,
+            "exclusion_name_field": self.exclusion_name_field,
+            "exclusion_buffer_m": self.exclusion_buffer_m,
+            "quicklook": self.quicklook,
+        }
+
+
+@dataclass(frozen=True)
+class SceneProduct:
+    """What one scene produced: its hotspots and the files written for it."""
+
+    scene_id: str
+    time: datetime
+    algorithm: str
+    algorithm_version: str
+    tests_run: tuple[str, ...]
+    fire_pixels: int
+    hotspots: tuple[Hotspot, ...]
+    fire_cog: Path
+    overlays: tuple[Overlay, ...]  # quicklook and fire mask, PNGs also written beside the COG
+    seconds: float
+
+
+@dataclass
+class ScanResult:
+    """A finished scan. ``hotspots`` excludes those suppressed as static heat sources."""
+
+    out_dir: Path
+    hotspots: list[Hotspot]
+    suppressed: list[Hotspot]
+    products: list[SceneProduct]
+    errors: list[str] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120]
+
+
+def process_scene(scene: Scene, out_dir: Path, options: ScanOptions = ScanOptions()) -> SceneProduct:
+    """Detect fires in one scene, write its fire-confidence COG and overlays, return hotspots.
+
+    The COG (``<scene>_fire.tif``, uint8 0 none / 1 low / 2 nominal / 3 high, scene CRS) and
+    two PNG overlays (scene quicklook, fire mask; Web Mercator) go to ``out_dir/scenes``.
+    """
+    from burnwatch.detect.spectral import detect_fires
+    from burnwatch.georef.raster import fire_hotspots
+    from burnwatch.publish.cog import write_cog
+    from burnwatch.publish.quicklook import FIRE_CLASS_COLOURS, mask_overlay, scene_quicklook
+
+    started = time.perf_counter()
+    result = detect_fires(scene, options.algorithm)
+    hotspots = fire_hotspots(scene, result, min_class=MIN_CLASS[options.min_confidence])
+    name = _safe_name(scene.scene_id)
+    scene_dir = Path(out_dir) / "scenes"
+    scene_dir.mkdir(parents=True, exist_ok=True)
+    cog = write_cog(
+        scene_dir / f"{name}_fire.tif",
+        result.confidence,
+        scene.transform,
+        scene.crs,
+        nodata=None,
+        colormap=FIRE_CLASS_COLOURS,
+        band_descriptions=[f"fire confidence ({result.algorithm}): 0 none, 1 low, 2 nominal, 3 high"],
+    )
+    overlays: list[Overlay] = []
+    try:
+        quick = scene_quicklook(scene, options.quicklook, opacity=0.85)
+        quick.write(scene_dir / f"{name}_quicklook.png")
+        overlays.append(quick)
+    except BurnwatchError as exc:  # e.g. no three bands to show: the scan itself is fine
+        log.warning("scene %s: no quicklook (%s)", scene.scene_id, exc)
+    if result.fire_pixel_count:
+        mask = mask_overlay(result.confidence, scene.transform, scene.crs, name=f"{scene.scene_id} fire mask")
+        mask.write(scene_dir / f"{name}_firemask.png")
+        overlays.append(mask)
+    return SceneProduct(
+        scene_id=scene.scene_id,
+        time=scene.time,
+        algorithm=result.algorithm,
+        algorithm_version=result.algorithm_version,
+        tests_run=tuple(result.tests_run),
+        fire_pixels=result.fire_pixel_count,
+        hotspots=tuple(hotspots),
+        fire_cog=cog,
+        overlays=tuple(overlays),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def apply_exclusion_layer(
+    hotspots: Sequence[Hotspot], options: ScanOptions
+) -> tuple[list[Hotspot], list[Hotspot]]:
+    """Split hotspots into (kept, suppressed) by the exclusion layer, if one is configured.
+
+    Suppressed hotspots keep a ``static_source:<name>`` flag plus ``suppressed``, are
+    written to their own layer and listed on the map: never silently dropped.
+    """
+    if options.exclusions is None:
+        return list(hotspots), []
+    from burnwatch.detect.exclusion import apply_exclusions, load_exclusion_zones
+
+    zones = load_exclusion_zones(
+        options.exclusions, name_field=options.exclusion_name_field, buffer_m=options.exclusion_buffer_m
+    )
+    kept, suppressed = apply_exclusions(hotspots, zones)
+    suppressed = [h if "suppressed" in h.flags else h.with_flags("suppressed") for h in suppressed]
+    for h in suppressed:
+        log.info("suppressed hotspot at %.5f,%.5f: %s", h.lon, h.lat, ", ".join(h.flags))
+    return list(kept), suppressed
+
+
+def run_scan(
+    scenes: Iterable[Scene],
+    out_dir: Path,
+    options: ScanOptions = ScanOptions(),
+    *,
+    extra_hotspots: Sequence[Hotspot] = (),
+    inputs: Sequence[str | Path] = (),
+    parameters: dict[str, object] | None = None,
+    progress: Progress | None = None,
+    total: int | None = None,
+) -> ScanResult:
+    """Run a scan over ``scenes`` (any iterable, e.g. a source's ``.scenes(...)``) and publish.
+
+    ``extra_hotspots`` come from hotspot sources such as FIRMS. ``inputs`` (files or request
+    identifiers) and ``parameters`` go into the run manifest. Outputs in ``out_dir``:
+    ``hotspots.geojson``, ``hotspots.gpkg``, ``suppressed.geojson`` (when any),
+    ``scenes/*_fire.tif`` COGs, ``map.html`` (+ ``vendor/``) and ``manifest.json``.
+    """
+    from burnwatch.publish.manifest import write_manifest
+    from burnwatch.publish.vector import write_hotspots
+    from burnwatch.publish.webmap import hotspot_map
+
+    started = datetime.now(timezone.utc)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    products: list[SceneProduct] = []
+    errors: list[str] = []
+    for done, scene in enumerate(scenes, start=1):
+        try:
+            product = process_scene(scene, out_dir, options)
+        except BurnwatchError as exc:
+            errors.append(f"scene {scene.scene_id}: {exc.message}")
+            log.error("scene %s: %s", scene.scene_id, exc.message)
+        else:
+            products.append(product)
+        if progress:
+            progress(done, total, scene.scene_id)
+
+    found = [h for p in products for h in p.hotspots] + list(extra_hotspots)
+    kept, suppressed = apply_exclusion_layer(found, options)
+    outputs: dict[str, Path] = {
+        "hotspots_geojson": write_hotspots(kept, out_dir / "hotspots.geojson"),
+        "hotspots_gpkg": write_hotspots(kept, out_dir / "hotspots.gpkg"),
+    }
+    if suppressed:
+        outputs["suppressed_geojson"] = write_hotspots(suppressed, out_dir / "suppressed.geojson")
+    for p in products:
+        outputs[f"fire_cog:{p.scene_id}"] = p.fire_cog
+    # Only the first scene's quicklook is switched on, so several scenes don't hide each other.
+    overlays = [
+        replace(ov, show=ov.show and (i == 0 or "fire mask" in ov.name))
+        for i, ov in enumerate(o for p in products for o in p.overlays)
+    ]
+    outputs["map"] = hotspot_map(
+        [*kept, *suppressed], out_dir / "map.html", overlays, title=options.title, tile_url=options.tile_url
+    )
+    algorithms = {p.algorithm: p.algorithm_version for p in products}
+    for h in extra_hotspots:
+        algorithms.setdefault(h.algorithm, h.algorithm_version)
+    params: dict[str, object] = {
+        **(parameters or {}),
+        "options": options.as_dict(),
+        "scenes": [
+            {
+                "scene_id": p.scene_id,
+                "time": p.time.isoformat(),
+                "algorithm": p.algorithm,
+                "tests_run": list(p.tests_run),
+                "fire_pixels": p.fire_pixels,
+                "hotspots": len(p.hotspots),
+                "seconds": round(p.seconds, 3),
+            }
+            for p in products
+        ],
+        "errors": errors,
+        "counts": {"hotspots": len(kept), "suppressed": len(suppressed)},
+    }
+    outputs["manifest"] = write_manifest(
+        out_dir / "manifest.json",
+        inputs=list(inputs),
+        outputs=[p for k, p in outputs.items() if k != "manifest"],
+        parameters=params,
+        algorithms=algorithms,
+        started=started,
+    )
+    return ScanResult(out_dir, kept, suppressed, products, errors, outputs)
