@@ -84,7 +84,17 @@ def reference_rays(recon: dict, shot_id: str, u: np.ndarray, v: np.ndarray) -> t
 def test_pixels(w: int, h: int, inset: float = 0.5) -> tuple[np.ndarray, np.ndarray, list[str]]:
     u = np.array([w / 2, inset, w - inset, w - inset, inset, w / 2, w - inset, w / 2, inset])
     v = np.array([h / 2, inset, inset, h - inset, h - inset, inset, h / 2, h - inset, h / 2])
-    names = ["centre", "top-left", "top-right", "bottom-right", "bottom-left", "top", "right", "bottom", "left"]
+    names = [
+        "centre",
+        "top-left",
+        "top-right",
+        "bottom-right",
+        "bottom-left",
+        "top",
+        "right",
+        "bottom",
+        "left",
+    ]
     return u, v, names
 
 
@@ -97,13 +107,18 @@ def _opk_rotation(omega: float, phi: float, kappa: float) -> np.ndarray:
     return rx @ ry @ rz
 
 
-def opk_rays(recon: dict, opk_row: list[float], u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def opk_rays(
+    recon: dict, opk_row: list[float], u: np.ndarray, v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Rays from the odm_xyz_opk.csv pose (UTM 51N) with the reconstruction's Brown camera."""
     cam = next(iter(recon["cameras"].values()))
     w, h = cam["width"], cam["height"]
     size = max(w, h)
-    x, y = _opensfm_undistort(((u - w / 2.0) / size - cam["c_x"]) / cam["focal_x"],
-                              ((v - h / 2.0) / size - cam["c_y"]) / cam["focal_y"], cam)
+    x, y = _opensfm_undistort(
+        ((u - w / 2.0) / size - cam["c_x"]) / cam["focal_x"],
+        ((v - h / 2.0) / size - cam["c_y"]) / cam["focal_y"],
+        cam,
+    )
     b = np.stack([x, -y, -np.ones_like(x)], -1) @ _opk_rotation(*opk_row[3:6]).T
     return np.asarray(opk_row[:3]), b / np.linalg.norm(b, axis=1, keepdims=True)
 
@@ -130,8 +145,15 @@ def bench_p4rtk(shared: Path) -> dict:
         intr, source = intrinsics_from_meta(meta)
         assert meta.lon is not None and meta.lat is not None and meta.abs_alt is not None
         assert meta.camera_yaw is not None and meta.gimbal_pitch is not None
-        pose = Pose.from_gps(meta.lon, meta.lat, meta.abs_alt, meta.camera_yaw, meta.gimbal_pitch,
-                             meta.gimbal_roll or 0.0, crs=UTM51)
+        pose = Pose.from_gps(
+            meta.lon,
+            meta.lat,
+            meta.abs_alt,
+            meta.camera_yaw,
+            meta.gimbal_pitch,
+            meta.gimbal_roll or 0.0,
+            crs=UTM51,
+        )
         cam = Camera(intr, pose)
         u, v, names = test_pixels(meta.width, meta.height)
         refs = {"opk": opk_rays(recon, opk[img.stem], u, v), "opensfm": reference_rays(recon, img.stem, u, v)}
@@ -142,16 +164,39 @@ def bench_p4rtk(shared: Path) -> dict:
                 d = np.hypot(*(ours[:, :2] - theirs[:, :2]).T)
                 key = f"{rname}/{gname}"
                 for name, e, ok in zip(names, d, hit & hit_ref, strict=True):
-                    rows.append({"photo": img.name, "pixel": name, "reference": rname, "ground": gname,
-                                 "error_m": round(float(e), 3), "hit": bool(ok)})
+                    rows.append(
+                        {
+                            "photo": img.name,
+                            "pixel": name,
+                            "reference": rname,
+                            "ground": gname,
+                            "error_m": round(float(e), 3),
+                            "hit": bool(ok),
+                        }
+                    )
                     if ok:
                         errors.setdefault(key, []).append(float(e))
-        rows.append({"photo": img.name, "pixel": "camera centre vs odm_xyz_opk", "reference": "opk",
-                     "ground": "-", "hit": True,
-                     "error_m": round(float(np.hypot(pose.x - opk[img.stem][0], pose.y - opk[img.stem][1])), 3),
-                     "dz_m": round(pose.z - opk[img.stem][2], 3), "intrinsics": source})
-    summary = {k: {"n": len(e), "median_m": round(statistics.median(e), 2), "max_m": round(max(e), 2),
-                   "mean_m": round(statistics.fmean(e), 2)} for k, e in errors.items()}
+        rows.append(
+            {
+                "photo": img.name,
+                "pixel": "camera centre vs odm_xyz_opk",
+                "reference": "opk",
+                "ground": "-",
+                "hit": True,
+                "error_m": round(float(np.hypot(pose.x - opk[img.stem][0], pose.y - opk[img.stem][1])), 3),
+                "dz_m": round(pose.z - opk[img.stem][2], 3),
+                "intrinsics": source,
+            }
+        )
+    summary = {
+        k: {
+            "n": len(e),
+            "median_m": round(statistics.median(e), 2),
+            "max_m": round(max(e), 2),
+            "mean_m": round(statistics.fmean(e), 2),
+        }
+        for k, e in errors.items()
+    }
     return {"rows": rows, "summary": summary}
 
 
@@ -175,18 +220,36 @@ def bench_brighton(shared: Path) -> dict:
         meta = read_photo_meta(img)
         intr, source = intrinsics_from_meta(meta)
         assert meta.lon is not None and meta.lat is not None and meta.rel_alt is not None
-        pose = Pose.from_gps(meta.lon, meta.lat, meta.rel_alt, meta.camera_yaw or 0.0,
-                             meta.gimbal_pitch or -90.0, meta.gimbal_roll or 0.0, crs=crs)
+        pose = Pose.from_gps(
+            meta.lon,
+            meta.lat,
+            meta.rel_alt,
+            meta.camera_yaw or 0.0,
+            meta.gimbal_pitch or -90.0,
+            meta.gimbal_roll or 0.0,
+            crs=crs,
+        )
         poly, _ = Camera(intr, pose).footprint(FlatGround(0.0))
         polys.append(poly)
         inter = poly.intersection(extent).area
-        rows.append({"photo": img.name, "footprint_m2": round(poly.area, 1),
-                     "inside_fraction": round(inter / poly.area, 3), "intrinsics": source,
-                     "focal_px": round(intr.fx, 1)})
+        rows.append(
+            {
+                "photo": img.name,
+                "footprint_m2": round(poly.area, 1),
+                "inside_fraction": round(inter / poly.area, 3),
+                "intrinsics": source,
+                "focal_px": round(intr.fx, 1),
+            }
+        )
     union = unary_union(polys)
-    return {"rows": rows, "crs": crs, "cloud_extent": [round(c, 2) for c in extent.bounds],
-            "cloud_z": [zmin, zmax], "union_inside_fraction": round(union.intersection(extent).area / union.area, 3),
-            "cloud_covered_fraction": round(union.intersection(extent).area / extent.area, 3)}
+    return {
+        "rows": rows,
+        "crs": crs,
+        "cloud_extent": [round(c, 2) for c in extent.bounds],
+        "cloud_z": [zmin, zmax],
+        "union_inside_fraction": round(union.intersection(extent).area / union.area, 3),
+        "cloud_covered_fraction": round(union.intersection(extent).area / extent.area, 3),
+    }
 
 
 def main() -> None:
@@ -198,17 +261,26 @@ def main() -> None:
     print("P4RTK oblique: metadata pose vs photogrammetric pose (centre, corners, edge midpoints)")
     for r in p4["rows"]:
         if r["reference"] == "opk" and r["ground"] in ("dsm", "-"):
-            print(f"  {r['photo']:20s} {r['pixel']:30s} {r['error_m']:8.2f} m" + ("" if r["hit"] else "  (ray leaves DSM)")
-                  + (f"  dz={r['dz_m']:+.2f} m [{r['intrinsics']}]" if "dz_m" in r else ""))
+            print(
+                f"  {r['photo']:20s} {r['pixel']:30s} {r['error_m']:8.2f} m"
+                + ("" if r["hit"] else "  (ray leaves DSM)")
+                + (f"  dz={r['dz_m']:+.2f} m [{r['intrinsics']}]" if "dz_m" in r else "")
+            )
     for key, s in p4["summary"].items():
-        print(f"  {key:14s} n={s['n']:2d}  median {s['median_m']:.2f} m  mean {s['mean_m']:.2f} m  max {s['max_m']:.2f} m")
+        print(
+            f"  {key:14s} n={s['n']:2d}  median {s['median_m']:.2f} m  mean {s['mean_m']:.2f} m  max {s['max_m']:.2f} m"
+        )
     br = bench_brighton(args.shared)
     print(f"FC300S nadir footprints vs model.laz extent ({br['crs']}, {br['cloud_extent']})")
     for r in br["rows"]:
-        print(f"  {r['photo']:14s} area {r['footprint_m2']:9.1f} m²  inside {r['inside_fraction']:.3f}"
-              f"  f={r['focal_px']} px [{r['intrinsics']}]")
-    print(f"  union of footprints inside the cloud extent: {br['union_inside_fraction']:.3f};"
-          f" cloud extent covered: {br['cloud_covered_fraction']:.3f}")
+        print(
+            f"  {r['photo']:14s} area {r['footprint_m2']:9.1f} m²  inside {r['inside_fraction']:.3f}"
+            f"  f={r['focal_px']} px [{r['intrinsics']}]"
+        )
+    print(
+        f"  union of footprints inside the cloud extent: {br['union_inside_fraction']:.3f};"
+        f" cloud extent covered: {br['cloud_covered_fraction']:.3f}"
+    )
     if args.json:
         args.json.write_text(json.dumps({"p4rtk": p4, "brighton": br}, indent=1))
 

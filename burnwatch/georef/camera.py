@@ -78,8 +78,15 @@ class Intrinsics:
     def scaled(self, width: int, height: int) -> Intrinsics:
         """The same camera for a resized image (thumbnails, downsampled frames)."""
         sx, sy = width / self.width, height / self.height
-        return replace(self, width=width, height=height, fx=self.fx * sx, fy=self.fy * sy,
-                       cx=self.cx * sx, cy=self.cy * sy)
+        return replace(
+            self,
+            width=width,
+            height=height,
+            fx=self.fx * sx,
+            fy=self.fy * sy,
+            cx=self.cx * sx,
+            cy=self.cy * sy,
+        )
 
     def _distort(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r2 = x * x + y * y
@@ -156,8 +163,9 @@ class Pose:
     crs: str
 
     @classmethod
-    def from_gps(cls, lon: float, lat: float, z: float, yaw: float, pitch: float, roll: float,
-                 crs: str | None = None) -> Pose:
+    def from_gps(
+        cls, lon: float, lat: float, z: float, yaw: float, pitch: float, roll: float, crs: str | None = None
+    ) -> Pose:
         """Pose from WGS84 lon/lat (degrees), height ``z`` (m) and true-north DJI angles."""
         from pyproj import Transformer
 
@@ -182,7 +190,9 @@ class Pose:
 class Ground(Protocol):
     """A ground surface in the pose's CRS."""
 
-    def intersect(self, origin: np.ndarray, dirs: np.ndarray, max_range: float) -> tuple[np.ndarray, np.ndarray]:
+    def intersect(
+        self, origin: np.ndarray, dirs: np.ndarray, max_range: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Ray (origin + t·dir, unit dirs Nx3) ∩ ground -> (Nx3 points, N bool ``hit``).
 
         Rays that miss are returned clipped at ``max_range`` with ``hit`` False.
@@ -196,7 +206,9 @@ class FlatGround:
 
     elevation: float = 0.0
 
-    def intersect(self, origin: np.ndarray, dirs: np.ndarray, max_range: float) -> tuple[np.ndarray, np.ndarray]:
+    def intersect(
+        self, origin: np.ndarray, dirs: np.ndarray, max_range: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         dz = dirs[:, 2]
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (self.elevation - origin[2]) / dz
@@ -225,6 +237,7 @@ class DSMGround:
         if finite.size == 0:
             raise InputError("DSM has no valid heights", path=source)
         self.zmin, self.zmax = float(finite.min()), float(finite.max())
+        self.zmedian = float(np.median(finite))
         self.step = 0.5 * min(abs(self.transform.a), abs(self.transform.e))
 
     @classmethod
@@ -257,11 +270,17 @@ class DSMGround:
         c0o, r0o = c0[ok], r0[ok]
         fc, fr = col[ok] - c0o, row[ok] - r0o
         z = self.heights
-        out[ok] = (z[r0o, c0o] * (1 - fc) * (1 - fr) + z[r0o, c0o + 1] * fc * (1 - fr)
-                   + z[r0o + 1, c0o] * (1 - fc) * fr + z[r0o + 1, c0o + 1] * fc * fr)
+        out[ok] = (
+            z[r0o, c0o] * (1 - fc) * (1 - fr)
+            + z[r0o, c0o + 1] * fc * (1 - fr)
+            + z[r0o + 1, c0o] * (1 - fc) * fr
+            + z[r0o + 1, c0o + 1] * fc * fr
+        )
         return out
 
-    def intersect(self, origin: np.ndarray, dirs: np.ndarray, max_range: float) -> tuple[np.ndarray, np.ndarray]:
+    def intersect(
+        self, origin: np.ndarray, dirs: np.ndarray, max_range: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         n = dirs.shape[0]
         dz = dirs[:, 2]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -309,11 +328,21 @@ def _reproject(data: np.ndarray, transform: object, src: str, dst: str) -> tuple
     h, w = data.shape
     left, top = transform * (0, 0)  # type: ignore[operator]
     right, bottom = transform * (w, h)  # type: ignore[operator]
-    dst_t, dw, dh = calculate_default_transform(src, dst, w, h, left=left, bottom=bottom,
-                                                right=right, top=top)
+    dst_t, dw, dh = calculate_default_transform(
+        src, dst, w, h, left=left, bottom=bottom, right=right, top=top
+    )
     out = np.full((dh, dw), np.nan)
-    reproject(data, out, src_transform=transform, src_crs=src, dst_transform=dst_t, dst_crs=dst,
-              resampling=Resampling.bilinear, src_nodata=np.nan, dst_nodata=np.nan)
+    reproject(
+        data,
+        out,
+        src_transform=transform,
+        src_crs=src,
+        dst_transform=dst_t,
+        dst_crs=dst,
+        resampling=Resampling.bilinear,
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+    )
     return out, dst_t
 
 
@@ -349,21 +378,27 @@ class Camera:
         d = np.stack([xn, yn, np.ones_like(xn)], axis=-1) @ self.pose.rotation().T
         return d / np.linalg.norm(d, axis=-1, keepdims=True)
 
-    def pixel_to_ground(self, u: np.ndarray, v: np.ndarray, ground: Ground,
-                        max_range: float = DEFAULT_MAX_RANGE_M) -> tuple[np.ndarray, np.ndarray]:
+    def pixel_to_ground(
+        self, u: np.ndarray, v: np.ndarray, ground: Ground, max_range: float = DEFAULT_MAX_RANGE_M
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Pixels -> ground points (Nx3, pose CRS) and a bool ``hit`` mask (False = clipped)."""
         return ground.intersect(self.pose.centre, self.rays(u, v), max_range)
 
-    def ground_point(self, u: float, v: float, ground: Ground,
-                     max_range: float = DEFAULT_MAX_RANGE_M) -> np.ndarray:
+    def ground_point(
+        self, u: float, v: float, ground: Ground, max_range: float = DEFAULT_MAX_RANGE_M
+    ) -> np.ndarray:
         """One pixel -> ground (x, y, z); :class:`RayMissError` when the ray misses."""
         pts, hit = self.pixel_to_ground(np.array([u]), np.array([v]), ground, max_range)
         if not hit[0]:
-            raise RayMissError(f"pixel ({u:.1f}, {v:.1f}) does not meet the ground within "
-                               f"{max_range:.0f} m (above the horizon or outside the DSM)")
+            raise RayMissError(
+                f"pixel ({u:.1f}, {v:.1f}) does not meet the ground within "
+                f"{max_range:.0f} m (above the horizon or outside the DSM)"
+            )
         return pts[0]
 
-    def ground_to_pixel(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def ground_to_pixel(
+        self, x: np.ndarray, y: np.ndarray, z: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """World points -> pixel (u, v) and ``in_front`` (point is ahead of the camera)."""
         p = np.stack([np.atleast_1d(x), np.atleast_1d(y), np.atleast_1d(z)], axis=-1).astype(float)
         pc = (p - self.pose.centre) @ self.pose.rotation()
@@ -372,33 +407,59 @@ class Camera:
             u, v = self.intrinsics.project(pc[:, 0] / pc[:, 2], pc[:, 1] / pc[:, 2])
         return u, v, in_front
 
-    def border_pixels(self, per_edge: int = 32, box: tuple[float, float, float, float] | None = None
-                      ) -> tuple[np.ndarray, np.ndarray]:
+    def border_pixels(
+        self, per_edge: int = 32, box: tuple[float, float, float, float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Pixels densely along a rectangle's border (the whole image by default), clockwise."""
-        x1, y1, x2, y2 = box if box is not None else (0.0, 0.0, float(self.intrinsics.width),
-                                                      float(self.intrinsics.height))
+        x1, y1, x2, y2 = (
+            box
+            if box is not None
+            else (0.0, 0.0, float(self.intrinsics.width), float(self.intrinsics.height))
+        )
         s = np.linspace(0.0, 1.0, per_edge, endpoint=False)
-        u = np.concatenate([x1 + (x2 - x1) * s, np.full(per_edge, x2), x2 - (x2 - x1) * s, np.full(per_edge, x1)])
-        v = np.concatenate([np.full(per_edge, y1), y1 + (y2 - y1) * s, np.full(per_edge, y2), y2 - (y2 - y1) * s])
+        u = np.concatenate(
+            [x1 + (x2 - x1) * s, np.full(per_edge, x2), x2 - (x2 - x1) * s, np.full(per_edge, x1)]
+        )
+        v = np.concatenate(
+            [np.full(per_edge, y1), y1 + (y2 - y1) * s, np.full(per_edge, y2), y2 - (y2 - y1) * s]
+        )
         return u, v
 
-    def footprint(self, ground: Ground, per_edge: int = 32, max_range: float = DEFAULT_MAX_RANGE_M,
-                  box: tuple[float, float, float, float] | None = None) -> tuple[Polygon, bool]:
+    def footprint(
+        self,
+        ground: Ground,
+        per_edge: int = 32,
+        max_range: float = DEFAULT_MAX_RANGE_M,
+        box: tuple[float, float, float, float] | None = None,
+    ) -> tuple[Polygon, bool]:
         """Ground polygon (pose CRS) of the image (or a pixel ``box``) and whether it was clipped.
 
         The border is sampled densely so an oblique footprint's curved/convex edges are
-        followed; rays that miss the ground are cut at ``max_range`` (``clipped`` True).
+        followed. Border rays that leave a DSM continue on a flat plane at the DSM's median
+        height; rays that still miss (above the horizon) are cut at ``max_range``. ``clipped``
+        is True when either happened.
         """
         u, v = self.border_pixels(per_edge, box)
         pts, hit = self.pixel_to_ground(u, v, ground, max_range)
+        if isinstance(ground, DSMGround) and not hit.all():
+            fb, _ = FlatGround(ground.zmedian).intersect(
+                self.pose.centre, self.rays(u[~hit], v[~hit]), max_range
+            )
+            pts[~hit] = fb
         poly = Polygon(pts[:, :2])
         if not poly.is_valid:
-            poly = poly.buffer(0)  # type: ignore[assignment]
+            poly = poly.buffer(0)
         return poly, bool((~hit).any())
 
 
-def ground_uncertainty(camera: Camera, u: float, v: float, ground: Ground, sigma: PoseSigma,
-                       max_range: float = DEFAULT_MAX_RANGE_M) -> float:
+def ground_uncertainty(
+    camera: Camera,
+    u: float,
+    v: float,
+    ground: Ground,
+    sigma: PoseSigma,
+    max_range: float = DEFAULT_MAX_RANGE_M,
+) -> float:
     """1-sigma horizontal uncertainty (DRMS, metres) of pixel (u, v)'s ground point.
 
     Numerical Jacobian of the ground intersection w.r.t. (x, y, z, yaw, pitch, roll) by

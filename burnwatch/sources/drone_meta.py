@@ -136,8 +136,10 @@ def _num(value: object) -> float | None:
 
 
 def _dms(value: object, ref: object) -> float | None:
+    if not isinstance(value, tuple | list) or len(value) != 3:
+        return None
     try:
-        d, m, s = (float(x) for x in value)  # type: ignore[union-attr]
+        d, m, s = (float(x) for x in value)
     except (TypeError, ValueError):
         return None
     deg = d + m / 60.0 + s / 3600.0
@@ -184,15 +186,19 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         if isinstance(exc, UnidentifiedImageError):
             raise CorruptFileError("not an image (unrecognised format)", path=path) from exc
-        raise TooLargeError(f"image too large, refused as a possible decompression bomb ({exc})",
-                            path=path) from exc
+        raise TooLargeError(
+            f"image too large, refused as a possible decompression bomb ({exc})", path=path
+        ) from exc
     except OSError as exc:
         raise CorruptFileError(f"not a readable image ({exc})", path=path) from exc
     with img:
         width, height = img.size
         if width * height > max_pixels:
-            raise TooLargeError(f"image has {width}x{height} pixels, more than the {max_pixels} allowed "
-                                "(possible decompression bomb)", path=path)
+            raise TooLargeError(
+                f"image has {width}x{height} pixels, more than the {max_pixels} allowed "
+                "(possible decompression bomb)",
+                path=path,
+            )
         exif = img.getexif()
         if verify:
             try:
@@ -285,7 +291,9 @@ def intrinsics_from_meta(meta: PhotoMeta) -> tuple[Intrinsics, str]:
     if meta.focal_px:
         cx = meta.centre_x_px if meta.centre_x_px else ref_w / 2.0
         cy = meta.centre_y_px if meta.centre_y_px else ref_h / 2.0
-        return Intrinsics(ref_w, ref_h, meta.focal_px, meta.focal_px, cx, cy).scaled(w, h), "CalibratedFocalLength"
+        return Intrinsics(ref_w, ref_h, meta.focal_px, meta.focal_px, cx, cy).scaled(
+            w, h
+        ), "CalibratedFocalLength"
     sensor = sensor_size_mm(meta.model)
     if meta.focal_mm and sensor:
         f = meta.focal_mm / sensor[0] * w
@@ -294,5 +302,8 @@ def intrinsics_from_meta(meta: PhotoMeta) -> tuple[Intrinsics, str]:
         diag = math.hypot(w, max(h, 0.75 * w))
         f = meta.focal_35mm * diag / math.hypot(36.0, 24.0)
         return Intrinsics(w, h, f, f, w / 2.0, h / 2.0), "FocalLengthIn35mmFilm"
-    raise InputError(f"no focal length: no DJI calibration, and camera model {meta.model!r} is not in "
-                     "the sensor table and EXIF has no 35 mm equivalent", path=meta.path)
+    raise InputError(
+        f"no focal length: no DJI calibration, and camera model {meta.model!r} is not in "
+        "the sensor table and EXIF has no 35 mm equivalent",
+        path=meta.path,
+    )

@@ -1,0 +1,116 @@
+"""``burnwatch drone``: drone flight commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+@click.group()
+def drone() -> None:
+    """Drone flights: ingest photos, detect fire/smoke, georeference every find."""
+
+
+@drone.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (GeoPackage, GeoJSON, hotspots.geojson, thumbnails, report.json).",
+)
+@click.option(
+    "--dsm",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="DSM GeoTIFF to intersect rays with (heights in the photos' AbsoluteAltitude datum).",
+)
+@click.option(
+    "--srt",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="DJI .SRT telemetry for the flight track.",
+)
+@click.option(
+    "--detector",
+    type=click.Choice(["onnx", "torch", "none"]),
+    default="onnx",
+    show_default=True,
+    help="Fire/smoke detector backend, or none for footprints and track only.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes for decoding and detection (0 = in this process).",
+)
+@click.option("--ground-elevation", type=float, help="Flat ground height (m) instead of the take-off height.")
+@click.option(
+    "--alt-offset",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Metres added to AbsoluteAltitude with --dsm (vertical datum difference).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace outputs of a different flight in --out.")
+def ingest(
+    path: Path,
+    out_dir: Path,
+    dsm: Path | None,
+    srt: Path | None,
+    detector: str,
+    workers: int,
+    ground_elevation: float | None,
+    alt_offset: float,
+    overwrite: bool,
+) -> None:
+    """Ingest a flight folder or .zip (JPEG / DJI JPEG-in-TIFF photos, optional .SRT)."""
+    import functools
+
+    from tqdm import tqdm
+
+    from burnwatch.flights.ingest import ingest_flight
+
+    factory = None if detector == "none" else functools.partial(_load_detector, detector)
+    bar = tqdm(total=0, unit="photo", desc="photos", disable=None)
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+        bar.set_postfix_str(name)
+
+    try:
+        result = ingest_flight(
+            path,
+            out_dir,
+            detector_factory=factory,
+            progress=progress,
+            dsm=dsm,
+            srt=srt,
+            workers=workers,
+            ground_elevation=ground_elevation,
+            alt_offset_m=alt_offset,
+            overwrite=overwrite,
+        )
+    finally:
+        bar.close()
+    counts: dict[str, int] = {}
+    for f in result.files:
+        counts[f.status] = counts.get(f.status, 0) + 1
+    click.echo(
+        f"flight {result.flight_id}: "
+        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        + f"; {len(result.hotspots)} hotspots ({result.crs})"
+    )
+    for f in result.files:
+        for msg in f.messages if f.status in ("error", "duplicate") else []:
+            click.echo(f"  {f.status}: {msg}")
+    click.echo(f"outputs in {out_dir} (report.json, flight.gpkg, hotspots.geojson)")
+
+
+def _load_detector(backend: str) -> Any:
+    from burnwatch.detect.yolo import Detector
+
+    return Detector.load(backend=backend)

@@ -1,0 +1,388 @@
+"""Ingest one drone flight: validate every file, detect in a worker process, place on the ground.
+
+``ingest_flight`` is the library entry point used by ``burnwatch drone ingest`` and the web
+app. Bad files (not an image, truncated, no GPS, absurd altitude, decompression bomb,
+duplicate) get a message in ``report.json`` and the rest of the flight goes on. The flight id
+is a hash of the sorted photo hashes, so the same photos always give the same id, and outputs
+are rewritten (not appended) on re-ingest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from shapely.geometry import LineString, Point
+
+from burnwatch.errors import BurnwatchError, ConflictError, InputError
+from burnwatch.flights.outputs import write_layers, write_report
+from burnwatch.flights.place import (
+    camera_for,
+    height_model,
+    photo_time,
+    place_detections,
+    sigma_for,
+    to_wgs84,
+)
+from burnwatch.flights.worker import DetectorFactory, PhotoOutcome, init_worker, process_photo
+from burnwatch.georef.camera import DEFAULT_MAX_RANGE_M, DSMGround, PoseSigma, utm_crs_for
+from burnwatch.sources.drone import discover_flight, read_srt, sha256_file
+from burnwatch.sources.drone_meta import DEFAULT_MAX_PIXELS, PhotoMeta
+from burnwatch.types import Hotspot
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+
+
+def default_detector_factory() -> Any:
+    """The shipped fire/smoke model (imported lazily; picklable for worker processes)."""
+    from burnwatch.detect.yolo import Detector
+
+    return Detector.load()
+
+
+@dataclass
+class FileReport:
+    """One input file's fate. ``status``: ok | error | duplicate | ignored | telemetry | orthomosaic."""
+
+    name: str
+    status: str
+    messages: list[str] = field(default_factory=list)
+    sha256: str | None = None
+    seconds: float | None = None
+    detections: int = 0
+    placed: int = 0
+
+
+@dataclass
+class FlightResult:
+    flight_id: str
+    out_dir: Path
+    files: list[FileReport]
+    hotspots: list[Hotspot]
+    outputs: dict[str, Path]
+    crs: str
+
+    @property
+    def ok_photos(self) -> int:
+        return sum(f.status == "ok" for f in self.files)
+
+
+def flight_id_for(hashes: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(set(hashes))).encode()).hexdigest()[:16]
+
+
+def _run_workers(
+    tasks: list[tuple[str, str]],
+    factory: DetectorFactory | None,
+    workers: int,
+    max_pixels: int,
+    progress: Progress | None,
+) -> dict[str, PhotoOutcome]:
+    results: dict[str, PhotoOutcome] = {}
+    total = len(tasks)
+    if workers <= 0:  # in-process (debugging)
+        init_worker(factory)
+        for i, (path, thumb) in enumerate(tasks, 1):
+            results[path] = process_photo(path, thumb, max_pixels)
+            if progress:
+                progress(i, total, Path(path).name)
+        return results
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(factory,)
+    ) as pool:
+        futures: dict[Future[PhotoOutcome], str] = {
+            pool.submit(process_photo, path, thumb, max_pixels): path for path, thumb in tasks
+        }
+        for i, fut in enumerate(as_completed(futures), 1):
+            path = futures[fut]
+            try:
+                results[path] = fut.result()
+            except Exception as exc:  # a crashed worker is one photo's error
+                results[path] = PhotoOutcome(
+                    path=path, error=f"{path}: worker failed: {exc!r}", error_type=type(exc).__name__
+                )
+            if progress:
+                progress(i, total, Path(path).name)
+    return results
+
+
+def ingest_flight(
+    path: Path,
+    out_dir: Path,
+    detector_factory: DetectorFactory | None = default_detector_factory,
+    progress: Progress | None = None,
+    *,
+    dsm: Path | None = None,
+    srt: Path | None = None,
+    workers: int = 1,
+    ground_elevation: float | None = None,
+    alt_offset_m: float = 0.0,
+    sigma: PoseSigma | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_range_m: float = DEFAULT_MAX_RANGE_M,
+    overwrite: bool = False,
+) -> FlightResult:
+    """Ingest a flight folder or .zip into ``out_dir``; returns what was made and why.
+
+    ``detector_factory`` builds an ``ImageDetector`` in each worker process (None: no
+    detection, footprints and track only). ``progress(done, total, photo_name)`` is called
+    as each photo finishes. ``workers`` worker processes (0 = in this process).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = discover_flight(Path(path), work_dir=out_dir / ".work")
+    reports: list[FileReport] = []
+    for p in files.ignored:
+        reports.append(
+            FileReport(p.name, "ignored", [f"{p.name}: not a photo, .SRT telemetry or GeoTIFF; ignored"])
+        )
+    for p in files.orthomosaics:
+        reports.append(
+            FileReport(p.name, "orthomosaic", [f"{p.name}: orthomosaic GeoTIFF noted (not re-detected)"])
+        )
+    srt_paths = ([Path(srt)] if srt else []) + files.srt
+    track_records = []
+    for p in srt_paths:
+        try:
+            recs = read_srt(p)
+            track_records.extend(recs)
+            reports.append(FileReport(p.name, "telemetry", [f"{p.name}: {len(recs)} telemetry records"]))
+        except BurnwatchError as exc:
+            reports.append(FileReport(p.name, "error", [exc.message]))
+
+    # hash first: duplicates by content never reach a worker, and the flight id is known
+    by_hash: dict[str, Path] = {}
+    unique: list[Path] = []
+    photo_reports: dict[str, FileReport] = {}
+    for p in files.photos:
+        digest = sha256_file(p)
+        rep = FileReport(p.name, "ok", sha256=digest)
+        photo_reports[str(p)] = rep
+        reports.append(rep)
+        if digest in by_hash:
+            rep.status = "duplicate"
+            rep.messages.append(f"{p.name}: duplicate photo (same sha256 as {by_hash[digest].name}); skipped")
+        else:
+            by_hash[digest] = p
+            unique.append(p)
+    if not unique:
+        raise InputError("no photos found in the flight", path=path)
+    flight_id = flight_id_for(list(by_hash))
+    report_path = out_dir / "report.json"
+    if report_path.exists() and not overwrite:
+        try:
+            previous = json.loads(report_path.read_text()).get("flight_id")
+        except (OSError, json.JSONDecodeError):
+            previous = None
+        if previous and previous != flight_id:
+            raise ConflictError(
+                f"holds flight {previous}, not {flight_id}; use another folder or overwrite", path=out_dir
+            )
+
+    thumbs = out_dir / "thumbnails"
+    tasks = [(str(p), str(thumbs / f"{p.stem}_{by_hash_key(p, photo_reports)}.jpg")) for p in unique]
+    t0 = time.perf_counter()
+    outcomes = _run_workers(tasks, detector_factory, workers, max_pixels, progress)
+
+    good: list[tuple[PhotoMeta, PhotoOutcome]] = []
+    seen_pose: dict[tuple[object, ...], str] = {}
+    for p in unique:
+        out, rep = outcomes[str(p)], photo_reports[str(p)]
+        rep.seconds = round(out.seconds, 3)
+        if out.error:
+            rep.status = "error"
+            rep.messages.append(out.error)
+            continue
+        assert out.meta is not None
+        m = out.meta
+        key = (m.time, round(m.lat or 0, 6), round(m.lon or 0, 6), m.abs_alt, m.rel_alt)
+        if m.time is not None and key in seen_pose:
+            rep.status = "duplicate"
+            rep.messages.append(
+                f"{p.name}: duplicate photo (same timestamp and position as {seen_pose[key]}); skipped"
+            )
+            continue
+        seen_pose[key] = p.name
+        rep.detections = len(out.detections)
+        good.append((m, out))
+
+    crs = "EPSG:4326"
+    hotspots: list[Hotspot] = []
+    layers: dict[str, tuple[list[dict[str, Any]], list[Any], list[str]]] = {
+        "track": ([], [], ["flight_id", "source", "points"]),
+        "footprints": (
+            [],
+            [],
+            [
+                "flight_id",
+                "photo",
+                "time",
+                "abs_alt_m",
+                "rel_alt_m",
+                "yaw_deg",
+                "pitch_deg",
+                "clipped",
+                "intrinsics",
+            ],
+        ),
+        "detections": (
+            [],
+            [],
+            [
+                "flight_id",
+                "photo",
+                "class",
+                "score",
+                "uncertainty_m",
+                "lon",
+                "lat",
+                "x",
+                "y",
+                "crs",
+                "box_x1",
+                "box_y1",
+                "box_x2",
+                "box_y2",
+            ],
+        ),
+        "detection_points": (
+            [],
+            [],
+            ["flight_id", "photo", "class", "score", "uncertainty_m", "x", "y", "crs"],
+        ),
+    }
+    ground_desc = "none (no valid photo)"
+    if good:
+        lons = sorted(m.lon for m, _ in good if m.lon is not None)
+        lats = sorted(m.lat for m, _ in good if m.lat is not None)
+        crs = utm_crs_for(lons[len(lons) // 2], lats[len(lats) // 2])
+        dsm_ground = DSMGround.open(Path(dsm), crs=crs) if dsm else None
+        hm = height_model([m for m, _ in good], dsm_ground, ground_elevation, alt_offset_m)
+        ground_desc = hm.description
+        default_sigma = sigma or PoseSigma()
+        from burnwatch.sources.drone_meta import intrinsics_from_meta
+
+        for m, out in sorted(good, key=lambda g: (g[0].time or datetime.min, g[0].name)):
+            rep = photo_reports[m.path]
+            try:
+                cam = camera_for(m, hm, crs)
+                poly_native, clipped = cam.footprint(hm.ground, max_range=max_range_m)
+            except BurnwatchError as exc:
+                rep.status, rep.messages = "error", [*rep.messages, exc.message]
+                continue
+            when, tflag = photo_time(m)
+            if clipped:
+                rep.messages.append(
+                    f"{m.name}: footprint clipped at {max_range_m:.0f} m (rays above the horizon "
+                    "or outside the DSM)"
+                )
+            fp = layers["footprints"]
+            fp[0].append(
+                {
+                    "flight_id": flight_id,
+                    "photo": m.name,
+                    "time": when.isoformat(),
+                    "abs_alt_m": m.abs_alt,
+                    "rel_alt_m": m.rel_alt,
+                    "yaw_deg": m.camera_yaw,
+                    "pitch_deg": m.gimbal_pitch,
+                    "clipped": clipped,
+                    "intrinsics": intrinsics_from_meta(m)[1],
+                }
+            )
+            fp[1].append(to_wgs84(poly_native, crs))
+            placed, msgs = place_detections(
+                cam,
+                m,
+                out.detections,
+                hm.ground,
+                sigma_for(m, default_sigma),
+                flight_id,
+                when,
+                tflag,
+                max_range_m,
+            )
+            rep.messages.extend(msgs)
+            rep.placed = len(placed)
+            for pd in placed:
+                b = pd.detection.box
+                row = {
+                    "flight_id": flight_id,
+                    "photo": m.name,
+                    "class": pd.detection.class_name,
+                    "score": round(pd.detection.score, 4),
+                    "uncertainty_m": pd.hotspot.uncertainty_m,
+                    "lon": pd.lon,
+                    "lat": pd.lat,
+                    "x": pd.x,
+                    "y": pd.y,
+                    "crs": crs,
+                    "box_x1": b.x1,
+                    "box_y1": b.y1,
+                    "box_x2": b.x2,
+                    "box_y2": b.y2,
+                }
+                layers["detections"][0].append(row)
+                layers["detections"][1].append(pd.polygon)
+                layers["detection_points"][0].append(row)
+                layers["detection_points"][1].append(Point(pd.lon, pd.lat))
+                hotspots.append(pd.hotspot)
+        pts = [(m.lon, m.lat) for m, _ in sorted(good, key=lambda g: (g[0].time or datetime.min, g[0].name))]
+        src = "photos"
+        if len(track_records) >= 2:
+            pts, src = [(r.lon, r.lat) for r in track_records], "srt"
+        if len(pts) >= 2:
+            layers["track"][0].append({"flight_id": flight_id, "source": src, "points": len(pts)})
+            layers["track"][1].append(LineString(pts))
+
+    from burnwatch.publish.vector import write_hotspots
+
+    outputs = write_layers(
+        out_dir,
+        layers,
+        {
+            "track": "LineString",
+            "footprints": "Polygon",
+            "detections": "Polygon",
+            "detection_points": "Point",
+        },
+    )
+    outputs["hotspots"] = write_hotspots(hotspots, out_dir / "hotspots.geojson")
+    outputs["thumbnails"] = thumbs
+    outputs["report"] = report_path
+    report = {
+        "flight_id": flight_id,
+        "input": str(path),
+        "created": datetime.now(timezone.utc).isoformat(),
+        "crs": crs,
+        "ground": ground_desc,
+        "detector": getattr(detector_factory, "__name__", str(detector_factory)),
+        "workers": workers,
+        "seconds_total": round(time.perf_counter() - t0, 3),
+        "counts": {s: sum(r.status == s for r in reports) for s in sorted({r.status for r in reports})},
+        "detections": sum(r.detections for r in reports),
+        "hotspots": len(hotspots),
+        "files": [vars(r) for r in reports],
+        "outputs": {k: str(v) for k, v in outputs.items()},
+    }
+    write_report(report_path, report)
+    log.info("flight %s: %d photos ok, %d hotspots", flight_id, len(good), len(hotspots))
+    return FlightResult(flight_id, out_dir, reports, hotspots, outputs, crs)
+
+
+def by_hash_key(p: Path, reports: dict[str, FileReport]) -> str:
+    digest = reports[str(p)].sha256
+    return (digest or "")[:8]

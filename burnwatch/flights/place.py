@@ -1,0 +1,221 @@
+"""Put a photo and its detections on the ground: pose, footprint, points, polygons, error.
+
+Heights: with a DSM the camera height is the photo's ``AbsoluteAltitude`` (+ ``alt_offset_m``
+when the DSM uses another vertical datum); without one the ground is a flat plane at the
+take-off elevation (``AbsoluteAltitude - RelativeAltitude``, the flight's median) or at
+``ground_elevation`` when given, and the camera sits ``RelativeAltitude`` above it.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from shapely.geometry import Polygon
+from shapely.ops import transform as shp_transform
+
+from burnwatch.errors import InputError
+from burnwatch.georef.camera import (
+    DEFAULT_MAX_RANGE_M,
+    Camera,
+    FlatGround,
+    Ground,
+    Pose,
+    PoseSigma,
+    ground_uncertainty,
+)
+from burnwatch.sources.drone_meta import PhotoMeta, intrinsics_from_meta
+from burnwatch.types import ConfidenceClass, Detection, Hotspot
+
+ALGORITHM = "yolo-fire-smoke"
+
+
+@dataclass(frozen=True)
+class HeightModel:
+    """How camera heights and the ground are chosen for a flight (see module docstring)."""
+
+    ground: Ground
+    use_absolute: bool
+    takeoff_elevation: float | None
+    description: str
+    alt_offset_m: float = 0.0
+
+
+def height_model(
+    metas: Sequence[PhotoMeta], dsm: Ground | None, ground_elevation: float | None, alt_offset_m: float = 0.0
+) -> HeightModel:
+    """Choose the ground and the camera-height source for a flight's valid photos."""
+    if dsm is not None:
+        return HeightModel(
+            dsm,
+            True,
+            None,
+            "DSM, camera height = AbsoluteAltitude" + (f" {alt_offset_m:+.2f} m" if alt_offset_m else ""),
+            alt_offset_m,
+        )
+    takeoffs = [m.abs_alt - m.rel_alt for m in metas if m.abs_alt is not None and m.rel_alt is not None]
+    if ground_elevation is not None:
+        return HeightModel(
+            FlatGround(ground_elevation),
+            False,
+            ground_elevation,
+            f"flat ground at the given elevation {ground_elevation:.2f} m",
+            alt_offset_m,
+        )
+    if takeoffs:
+        z0 = statistics.median(takeoffs)
+        return HeightModel(
+            FlatGround(z0),
+            False,
+            z0,
+            f"flat ground at the take-off elevation {z0:.2f} m (AbsoluteAltitude - RelativeAltitude)",
+        )
+    return HeightModel(FlatGround(0.0), False, 0.0, "flat ground at the take-off point (RelativeAltitude)")
+
+
+def camera_for(meta: PhotoMeta, hm: HeightModel, crs: str) -> Camera:
+    """The posed camera of a validated photo in ``crs`` (a metric CRS, usually UTM)."""
+    assert meta.lon is not None and meta.lat is not None
+    if hm.use_absolute:
+        if meta.abs_alt is None:
+            raise InputError(
+                "no AbsoluteAltitude/GPS altitude to place the camera over the DSM", path=meta.path
+            )
+        z = meta.abs_alt + hm.alt_offset_m
+    elif meta.rel_alt is not None:
+        z = (hm.takeoff_elevation or 0.0) + meta.rel_alt
+    else:
+        raise InputError(
+            "no RelativeAltitude: height above ground unknown (give a DSM or a ground elevation)",
+            path=meta.path,
+        )
+    yaw = meta.camera_yaw if meta.camera_yaw is not None else 0.0
+    pitch = meta.gimbal_pitch if meta.gimbal_pitch is not None else -90.0
+    roll = meta.gimbal_roll if meta.gimbal_roll is not None else 0.0
+    intr, _ = intrinsics_from_meta(meta)
+    return Camera(intr, Pose.from_gps(meta.lon, meta.lat, z, yaw, pitch, roll, crs=crs))
+
+
+def sigma_for(meta: PhotoMeta, default: PoseSigma) -> PoseSigma:
+    """Pose uncertainty: RTK standard deviations when the photo carries them, else ``default``."""
+    if meta.rtk_std_lon is not None and meta.rtk_std_lat is not None:
+        h = max(0.02, math.hypot(meta.rtk_std_lon, meta.rtk_std_lat))
+        v = max(0.03, meta.rtk_std_hgt if meta.rtk_std_hgt is not None else default.vertical_m)
+        return PoseSigma(h, v, default.yaw_deg, default.pitch_deg, default.roll_deg)
+    return default
+
+
+def confidence_class(score: float) -> ConfidenceClass:
+    return "high" if score >= 0.7 else "nominal" if score >= 0.4 else "low"
+
+
+def to_wgs84(geom: Polygon, crs: str) -> Polygon:
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return shp_transform(lambda x, y, z=None: t.transform(x, y), geom)
+
+
+@dataclass
+class PlacedDetection:
+    """A detection on the ground (centre, polygon in both CRSs, error) and its hotspot."""
+
+    detection: Detection
+    x: float
+    y: float
+    z: float
+    lon: float
+    lat: float
+    polygon_native: Polygon
+    polygon: Polygon
+    uncertainty_m: float
+    hotspot: Hotspot
+
+
+def place_detections(
+    camera: Camera,
+    meta: PhotoMeta,
+    detections: Sequence[Detection],
+    ground: Ground,
+    sigma: PoseSigma,
+    flight_id: str,
+    time: datetime,
+    time_flag: str | None,
+    max_range: float = DEFAULT_MAX_RANGE_M,
+) -> tuple[list[PlacedDetection], list[str]]:
+    """Georeference detections; returns the placed ones and a message per one that missed."""
+    from pyproj import Transformer
+
+    crs = camera.pose.crs
+    to_ll = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    placed: list[PlacedDetection] = []
+    messages: list[str] = []
+    for det in detections:
+        u, v = det.box.centre
+        pts, hit = camera.pixel_to_ground(np.array([u]), np.array([v]), ground, max_range)
+        if not hit[0]:
+            messages.append(
+                f"{meta.name}: {det.class_name} box at ({u:.0f}, {v:.0f}) px does not meet the ground "
+                f"within {max_range:.0f} m (above the horizon or outside the DSM); not placed"
+            )
+            continue
+        x, y, z = (float(c) for c in pts[0])
+        poly_native, clipped = camera.footprint(
+            ground, per_edge=8, max_range=max_range, box=(det.box.x1, det.box.y1, det.box.x2, det.box.y2)
+        )
+        poly = to_wgs84(poly_native, crs)
+        lon, lat = to_ll.transform(x, y)
+        unc = ground_uncertainty(camera, u, v, ground, sigma, max_range)
+        b = det.box
+        flags = (
+            ("camera-clock-time",)
+            + ((time_flag,) if time_flag else ())
+            + (("box-clipped",) if clipped else ())
+        )
+        hs = Hotspot(
+            source="drone",
+            sensor=meta.model or "unknown camera",
+            algorithm=ALGORITHM,
+            time=time,
+            lon=float(lon),
+            lat=float(lat),
+            confidence=float(min(1.0, max(0.0, det.score))),
+            confidence_class=confidence_class(det.score),
+            footprint=poly,
+            crs=crs,
+            x=x,
+            y=y,
+            footprint_native=poly_native,
+            pixel_count=round(b.area),
+            uncertainty_m=None if math.isnan(unc) else round(unc, 2),
+            scene_id=f"{flight_id}/{meta.name}",
+            kind="smoke" if det.class_name == "smoke" else "fire",
+            attributes={
+                "flight_id": flight_id,
+                "photo": meta.name,
+                "photo_sha256": meta.sha256,
+                "box_x1": round(b.x1, 1),
+                "box_y1": round(b.y1, 1),
+                "box_x2": round(b.x2, 1),
+                "box_y2": round(b.y2, 1),
+                "score": round(det.score, 4),
+                "ground_z": round(z, 2),
+            },
+            flags=flags,
+        )
+        placed.append(PlacedDetection(det, x, y, z, float(lon), float(lat), poly_native, poly, unc, hs))
+    return placed, messages
+
+
+def photo_time(meta: PhotoMeta) -> tuple[datetime, str | None]:
+    """The photo's time (camera clock, taken as UTC) or the file's mtime with a flag."""
+    if meta.time is not None:
+        return meta.time, None
+    from datetime import timezone
+
+    return datetime.fromtimestamp(Path(meta.path).stat().st_mtime, tz=timezone.utc), "time-from-file-mtime"

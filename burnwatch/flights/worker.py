@@ -1,0 +1,145 @@
+"""The per-photo work done in a worker process: validate, decode, detect, thumbnail.
+
+Kept free of georeferencing so it can run in a separate process (spawned, so torch or
+onnxruntime threads in the parent do not leak into it) and return small picklable values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from burnwatch.errors import BurnwatchError, CorruptFileError, InputError
+from burnwatch.sources.drone_meta import PhotoMeta, intrinsics_from_meta, read_photo_meta
+from burnwatch.types import Detection
+
+#: Plausible heights above the take-off point (m); outside -> "absurd altitude".
+REL_ALT_RANGE = (-1.0, 1500.0)
+#: Plausible GNSS altitudes (m, any datum).
+ABS_ALT_RANGE = (-500.0, 9000.0)
+THUMB_MAX_SIDE = 640
+
+
+class ImageDetector(Protocol):
+    """Anything that finds fire/smoke boxes in an RGB uint8 HxWx3 image."""
+
+    def detect_sliced(self, image: np.ndarray) -> list[Detection]: ...
+
+
+DetectorFactory = Callable[[], ImageDetector]
+
+
+class MissingGPSError(InputError):
+    """A photo has no usable GPS position."""
+
+
+class AltitudeError(InputError):
+    """A photo's altitude is missing or not physically plausible."""
+
+
+@dataclass
+class PhotoOutcome:
+    """What a worker returns for one photo."""
+
+    path: str
+    meta: PhotoMeta | None = None
+    detections: list[Detection] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    error_type: str | None = None
+    thumbnail: str | None = None
+
+
+def validate_meta(meta: PhotoMeta) -> None:
+    """Raise a clear :class:`InputError` subclass when a photo cannot be georeferenced."""
+    if not meta.has_gps:
+        raise MissingGPSError(
+            "no GPS position (neither EXIF GPS tags nor DJI XMP GpsLatitude/GpsLongtitude)", path=meta.path
+        )
+    assert meta.lat is not None and meta.lon is not None
+    if not (-90.0 <= meta.lat <= 90.0 and -180.0 <= meta.lon <= 180.0):
+        raise MissingGPSError(f"GPS position out of range (lat={meta.lat}, lon={meta.lon})", path=meta.path)
+    if meta.rel_alt is not None and not REL_ALT_RANGE[0] <= meta.rel_alt <= REL_ALT_RANGE[1]:
+        raise AltitudeError(
+            f"absurd altitude: RelativeAltitude {meta.rel_alt:+.1f} m is outside "
+            f"{REL_ALT_RANGE[0]:.0f}..{REL_ALT_RANGE[1]:.0f} m above take-off",
+            path=meta.path,
+        )
+    if meta.abs_alt is not None and not ABS_ALT_RANGE[0] <= meta.abs_alt <= ABS_ALT_RANGE[1]:
+        raise AltitudeError(f"absurd altitude: GPS altitude {meta.abs_alt:.1f} m", path=meta.path)
+    if meta.rel_alt is None and meta.abs_alt is None:
+        raise AltitudeError("no altitude (neither RelativeAltitude nor GPS altitude)", path=meta.path)
+    intrinsics_from_meta(meta)  # raises when the focal length cannot be known
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """Decode a photo to an RGB uint8 HxWx3 array; truncation -> :class:`CorruptFileError`."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return np.asarray(img.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise CorruptFileError(f"truncated or corrupt image data ({exc})", path=path) from exc
+
+
+def write_thumbnail(rgb: np.ndarray, detections: list[Detection], path: Path) -> None:
+    """A small JPEG with the detections drawn (fire red, smoke blue) and their scores."""
+    from PIL import Image, ImageDraw
+
+    img = Image.fromarray(rgb)
+    scale = THUMB_MAX_SIDE / max(img.size)
+    if scale < 1.0:
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))))
+    else:
+        scale = 1.0
+    draw = ImageDraw.Draw(img)
+    for det in detections:
+        colour = (255, 40, 40) if det.class_name == "fire" else (60, 140, 255)
+        b = det.box
+        draw.rectangle((b.x1 * scale, b.y1 * scale, b.x2 * scale, b.y2 * scale), outline=colour, width=2)
+        draw.text(
+            (b.x1 * scale + 2, max(0.0, b.y1 * scale - 11)), f"{det.class_name} {det.score:.2f}", fill=colour
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, "JPEG", quality=80)
+
+
+_DETECTOR: ImageDetector | None = None
+
+
+def init_worker(factory: DetectorFactory | None) -> None:
+    """Process-pool initializer: build the detector once per worker process."""
+    global _DETECTOR
+    _DETECTOR = factory() if factory is not None else None
+
+
+def process_photo(path: str, thumb_path: str, max_pixels: int) -> PhotoOutcome:
+    """Validate, decode, detect and thumbnail one photo. Never raises for bad input."""
+    t0 = time.perf_counter()
+    out = PhotoOutcome(path=path)
+    try:
+        meta = read_photo_meta(Path(path), max_pixels=max_pixels, verify=False)
+        out.meta = meta
+        validate_meta(meta)
+        rgb = load_rgb(Path(path))
+        if _DETECTOR is not None:
+            name = Path(path).name
+            out.detections = [
+                Detection(d.class_id, d.class_name, d.score, d.box, image=name)
+                for d in _DETECTOR.detect_sliced(rgb)
+            ]
+        write_thumbnail(rgb, out.detections, Path(thumb_path))
+        out.thumbnail = thumb_path
+    except BurnwatchError as exc:
+        out.error, out.error_type = exc.message, type(exc).__name__
+    except Exception as exc:  # one bad photo (or detector failure) must not stop the flight
+        out.error, out.error_type = f"{path}: unexpected error: {exc!r}", type(exc).__name__
+    out.seconds = time.perf_counter() - t0
+    return out
