@@ -188,7 +188,7 @@ def simulate_scene(
     plume_peak: float = 1.5,
     wind: Wind | None = None,
     plume: PlumeParams | None = None,
-    ratio_sd: float = 0.3,
+    ratio_sd: float = 0.25,
     surface_noise: float = 0.004,
     sensor_noise: float = 0.001,
     clouds: int = 1,
