@@ -77,3 +77,72 @@ def copy_vendor_assets(dest: Path, *, root: Path | None = None) -> Path:
     rotate.parent.mkdir(parents=True, exist_ok=True)
     rotate.write_text(rotate_css(), encoding="utf-8")
     return dest
+
+
+def _is_remote(ref: str) -> bool:
+    low = ref.strip().lower()
+    return low.startswith(("http:", "https:", "//", "ftp:", "ws:", "wss:"))
+
+
+def _css_urls(text: str) -> list[str]:
+    import re
+
+    return [m.strip().strip("'\"") for m in re.findall(r"url\(\s*([^)]*?)\s*\)", text)]
+
+
+def _check_ref(ref: str, base: Path, where: str, problems: list[str], seen: set[Path]) -> None:
+    from urllib.parse import unquote, urlsplit
+
+    if not ref or ref.startswith(("data:", "#", "about:", "blob:", "javascript:")):
+        return
+    if _is_remote(ref):
+        problems.append(f"{where} loads remote {ref}")
+        return
+    target = (base / unquote(urlsplit(ref).path)).resolve()
+    if not target.is_file():
+        problems.append(f"{where} refers to missing file {ref}")
+        return
+    if target.suffix.lower() == ".css" and target not in seen:
+        seen.add(target)
+        for url in _css_urls(target.read_text(encoding="utf-8", errors="replace")):
+            _check_ref(url, target.parent, target.name, problems, seen)
+
+
+def find_remote_references(html_path: Path) -> list[str]:
+    """Problems that would stop ``html_path`` from working offline, as readable strings.
+
+    Checks every ``<script src>``, ``<link href>``, ``<img src>`` and CSS ``url()`` (inline
+    and, recursively, in the local stylesheets): each must be a data URI or a relative/local
+    path to a file that exists. An empty list means the page needs no network for its assets.
+    """
+    from html.parser import HTMLParser
+
+    html_path = Path(html_path)
+    refs: list[tuple[str, str]] = []
+
+    class _Collector(HTMLParser):
+        in_style = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = {k: v or "" for k, v in attrs}
+            if tag in ("script", "img", "source", "iframe", "embed") and a.get("src"):
+                refs.append((f"<{tag} src>", a["src"]))
+            if tag == "link" and a.get("href"):
+                refs.append(("<link href>", a["href"]))
+            if a.get("style"):
+                refs.extend(("style attribute", u) for u in _css_urls(a["style"]))
+            self.in_style = tag == "style"
+
+        def handle_endtag(self, tag: str) -> None:
+            self.in_style = False
+
+        def handle_data(self, data: str) -> None:
+            if self.in_style:
+                refs.extend(("<style>", u) for u in _css_urls(data))
+
+    _Collector().feed(html_path.read_text(encoding="utf-8", errors="replace"))
+    problems: list[str] = []
+    seen: set[Path] = set()
+    for where, ref in refs:
+        _check_ref(ref, html_path.parent, where, problems, seen)
+    return problems
