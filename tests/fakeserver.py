@@ -10,8 +10,8 @@ Usage::
         requests.get(server.url + "/api/area/csv/KEY/...")
         assert server.count("GET", "/api/area/csv/") == 2
 
-* ``add(method, path_prefix, reply)``: the reply is a :class:`Reply`, a list of replies served in
-  order (the last one repeats), or a callable ``(Request) -> Reply``. Routes are matched by
+* ``add(method, path_prefix, reply)``: the reply is a :class:`Reply`, a callable
+  ``(Request) -> Reply``, or a list of those served in order (the last one repeats). Routes are matched by
   method and path prefix, the most recently added first. Unmatched requests get a 404.
 * ``requests`` records every :class:`Request` (method, path, query, headers, body) received.
 * The server binds 127.0.0.1 on a free port and runs in a daemon thread; ``url`` is its base.
@@ -63,7 +63,8 @@ class Reply:
         return cls(status, text.encode(), headers or {}, "text/plain; charset=utf-8")
 
 
-Responder = Reply | Sequence[Reply] | Callable[[Request], Reply]
+Handler = Callable[["Request"], "Reply"]
+Responder = Reply | Handler | Sequence[Reply | Handler]
 
 
 class _Route:
@@ -77,7 +78,8 @@ class _Route:
         if callable(self.reply):
             return self.reply(request)
         replies = list(self.reply)
-        return replies[min(self.calls, len(replies)) - 1]
+        item = replies[min(self.calls, len(replies)) - 1]
+        return item if isinstance(item, Reply) else item(request)
 
 
 class FakeServer:

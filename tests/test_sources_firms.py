@@ -48,16 +48,22 @@ def test_viirs_layout_confidence_footprint_and_time(tmp_path: Path) -> None:
     minx, miny, maxx, maxy = first.footprint_native.bounds
     assert maxx - minx == pytest.approx(390.0)
     assert maxy - miny == pytest.approx(360.0)
-    assert first.footprint.contains(box(first.lon - 1e-4, first.lat - 1e-4, first.lon + 1e-4, first.lat + 1e-4))
+    assert first.footprint.contains(
+        box(first.lon - 1e-4, first.lat - 1e-4, first.lon + 1e-4, first.lat + 1e-4)
+    )
     assert 0.0 < hs[2].confidence < 0.3 <= first.confidence < 0.8 <= hs[1].confidence
 
 
-@pytest.mark.parametrize(("pct", "cls"), [(0, "low"), (29, "low"), (30, "nominal"), (79, "nominal"), (80, "high"), (100, "high")])
+@pytest.mark.parametrize(
+    ("pct", "cls"), [(0, "low"), (29, "low"), (30, "nominal"), (79, "nominal"), (80, "high"), (100, "high")]
+)
 def test_modis_confidence_thresholds(pct: int, cls: str) -> None:
     assert modis_confidence_class(pct) == cls
 
 
-def test_malformed_rows_are_reported_and_good_rows_kept(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_malformed_rows_are_reported_and_good_rows_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     lines = [
         MODIS_HEADER,
         "21.0,105.8,330.1,1.0,1.0,2022-03-28,0330,T,85,6.1NRT,300.0,20.5,D",  # line 2 good
@@ -101,11 +107,16 @@ def test_real_modis_7day_export_inside_vietnam(shared_dir: Path) -> None:
 
     with path.open() as fh:
         expected = sum(
-            1 for r in csv.DictReader(fh) if 102.1 <= float(r["longitude"]) <= 109.5 and 8.2 <= float(r["latitude"]) <= 23.4
+            1
+            for r in csv.DictReader(fh)
+            if 102.1 <= float(r["longitude"]) <= 109.5 and 8.2 <= float(r["latitude"]) <= 23.4
         )
     assert len(hs) == expected
     assert {h.sensor for h in hs} == {"MODIS"}
-    assert all(datetime(2022, 3, 28, tzinfo=timezone.utc) <= h.time < datetime(2022, 4, 5, tzinfo=timezone.utc) for h in hs)
+    assert all(
+        datetime(2022, 3, 28, tzinfo=timezone.utc) <= h.time < datetime(2022, 4, 5, tzinfo=timezone.utc)
+        for h in hs
+    )
     assert all(h.frp_mw is not None and h.frp_mw >= 0 for h in hs)
     classes = {h.confidence_class for h in hs}
     assert classes == {"low", "nominal", "high"}
@@ -141,7 +152,9 @@ KEY = "0123456789abcdef0123456789abcdef"
 
 
 def _client(server: FakeServer) -> FirmsClient:
-    settings = load_settings(firms_map_key=KEY, firms_base_url=server.url, http_retries=2, http_backoff_s=0.01)
+    settings = load_settings(
+        firms_map_key=KEY, firms_base_url=server.url, http_retries=2, http_backoff_s=0.01
+    )
     return FirmsClient(settings)
 
 
@@ -151,7 +164,11 @@ def _csv_body() -> str:
 
 def test_area_api_429_then_success_and_range_split(caplog: pytest.LogCaptureFixture) -> None:
     with FakeServer() as server:
-        server.add("GET", "/api/area/csv/", [Reply.text("slow down", 429, {"Retry-After": "0"}), Reply.text(_csv_body())])
+        server.add(
+            "GET",
+            "/api/area/csv/",
+            [Reply.text("slow down", 429, {"Retry-After": "0"}), Reply.text(_csv_body())],
+        )
         client = _client(server)
         with caplog.at_level(logging.DEBUG):
             hs = client.hotspots(

@@ -27,9 +27,22 @@ from burnwatch.sources.local import (
 T0 = Affine(20.0, 0.0, 580000.0, 0.0, -20.0, 2330000.0)  # UTM 48N, Red River Delta
 
 
-def _tif(path: Path, data: np.ndarray, crs: str | None = "EPSG:32648", nodata: float | None = None, tags: dict[str, str] | None = None) -> Path:
+def _tif(
+    path: Path,
+    data: np.ndarray,
+    crs: str | None = "EPSG:32648",
+    nodata: float | None = None,
+    tags: dict[str, str] | None = None,
+) -> Path:
     count, h, w = data.shape
-    profile = {"driver": "GTiff", "width": w, "height": h, "count": count, "dtype": str(data.dtype), "transform": T0}
+    profile = {
+        "driver": "GTiff",
+        "width": w,
+        "height": h,
+        "count": count,
+        "dtype": str(data.dtype),
+        "transform": T0,
+    }
     if crs:
         profile["crs"] = crs
     if nodata is not None:
@@ -56,7 +69,11 @@ def test_band_tables_roles_and_irradiance() -> None:
     assert bands.normalise_band("OLI", "B07") == "B7"  # Sentinel Hub spelling
     assert bands.normalise_band("S2", "b8a") == "B8A" and bands.normalise_band("S2", "9") == "B09"
     for sensor in bands.SENSORS:  # E0 falls with wavelength across the SWIR for every sensor
-        assert bands.solar_irradiance(sensor, "swir2") < bands.solar_irradiance(sensor, "swir1") < bands.solar_irradiance(sensor, "red")
+        assert (
+            bands.solar_irradiance(sensor, "swir2")
+            < bands.solar_irradiance(sensor, "swir1")
+            < bands.solar_irradiance(sensor, "red")
+        )
     with pytest.raises(InputError):
         bands.band_name("ETM+", "coastal")
     with pytest.raises(InputError):
@@ -83,8 +100,16 @@ def test_parse_aoi_geojson_files(tmp_path: Path) -> None:
     fc = {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "properties": {}, "geometry": box(105.0, 20.0, 105.5, 20.5).__geo_interface__},
-            {"type": "Feature", "properties": {}, "geometry": box(106.0, 21.0, 106.5, 21.5).__geo_interface__},
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": box(105.0, 20.0, 105.5, 20.5).__geo_interface__,
+            },
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": box(106.0, 21.0, 106.5, 21.5).__geo_interface__,
+            },
         ],
     }
     path = tmp_path / "two_fields.geojson"
@@ -114,7 +139,9 @@ def test_utm_zone_and_inclusive_end() -> None:
     assert utm_crs_for(105.8, 21.0) == "EPSG:32648"
     assert utm_crs_for(108.3, 11.1) == "EPSG:32649"
     assert utm_crs_for(-2.0, -33.0) == "EPSG:32730"
-    assert inclusive_end(datetime(2024, 3, 1)) == datetime(2024, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    assert inclusive_end(datetime(2024, 3, 1)) == datetime(
+        2024, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc
+    )
     assert inclusive_end(datetime(2024, 3, 1, 6)) == datetime(2024, 3, 1, 6, tzinfo=timezone.utc)
 
 
@@ -137,14 +164,20 @@ def test_band_map_any_order_dn_scaling_and_nodata(tmp_path: Path) -> None:
 
 
 def test_reflectance_kept_and_eight_bit_refused(tmp_path: Path) -> None:
-    refl = _tif(tmp_path / "r.tif", np.full((2, 3, 3), 0.25, np.float32), tags={"ACQUISITION_TIME": "2024-03-10T03:40:00Z", "SUN_ZENITH": "35.5"})
+    refl = _tif(
+        tmp_path / "r.tif",
+        np.full((2, 3, 3), 0.25, np.float32),
+        tags={"ACQUISITION_TIME": "2024-03-10T03:40:00Z", "SUN_ZENITH": "35.5"},
+    )
     scene = read_geotiff(refl, {"swir1": 1, "swir2": 2})
     assert scene.bands["swir1"][0, 0] == pytest.approx(0.25) and scene.metadata["scale"] == 1.0
     assert scene.time == datetime(2024, 3, 10, 3, 40, tzinfo=timezone.utc) and scene.sun_zenith == 35.5
     dn8 = _tif(tmp_path / "d.tif", np.full((1, 3, 3), 120, np.uint8))
     with pytest.raises(InputError, match="8-bit"):
         read_geotiff(dn8, {"swir2": 1}, time=datetime(2024, 3, 10))
-    assert read_geotiff(dn8, {"swir2": 1}, time=datetime(2024, 3, 10), scale=1 / 255).bands["swir2"][0, 0] == pytest.approx(120 / 255)
+    assert read_geotiff(dn8, {"swir2": 1}, time=datetime(2024, 3, 10), scale=1 / 255).bands["swir2"][
+        0, 0
+    ] == pytest.approx(120 / 255)
 
 
 def test_clear_errors(tmp_path: Path) -> None:
@@ -181,7 +214,9 @@ def test_local_source_skips_bad_files_and_filters(tmp_path: Path) -> None:
     assert [s.scene_id for s in scenes] == ["a_20240310"]
     assert len(src.errors) == 1 and "c_20240310.tif" in str(src.errors[0])
     far = parse_aoi("100,10,100.5,10.5")
-    assert list(LocalSource([good], {"swir2": 2}).scenes(far, datetime(2024, 3, 1), datetime(2024, 3, 31))) == []
+    assert (
+        list(LocalSource([good], {"swir2": 2}).scenes(far, datetime(2024, 3, 1), datetime(2024, 3, 31))) == []
+    )
 
 
 def test_etm_plus_calibration_matches_hand_computation() -> None:
@@ -222,7 +257,11 @@ def test_real_landsat7_band_stack(shared_dir: Path) -> None:
     with pytest.raises(InputError, match="8-bit"):  # DN 1-255 need a calibration
         read_band_files(files, sensor="ETM+", time=datetime(2000, 3, 31))
     scene = read_band_files(
-        files, sensor="ETM+", time=datetime(2000, 3, 31), calibration=etm_plus_toa_reflectance(45.0, date(2000, 3, 31)), sun_zenith=45.0
+        files,
+        sensor="ETM+",
+        time=datetime(2000, 3, 31),
+        calibration=etm_plus_toa_reflectance(45.0, date(2000, 3, 31)),
+        sun_zenith=45.0,
     )
     assert scene.crs == "EPSG:32119" and scene.shape == (443, 489) and scene.pixel_size == (28.5, 28.5)
     valid = np.isfinite(scene.bands["swir1"])

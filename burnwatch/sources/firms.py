@@ -209,14 +209,10 @@ def detect_layout(columns: Iterable[str]) -> str:
         return "MODIS"
     missing_m = sorted(MODIS_COLUMNS - cols)
     missing_v = sorted(VIIRS_COLUMNS - cols)
-    raise ValueError(
-        f"not a FIRMS CSV header: missing MODIS columns {missing_m} / VIIRS columns {missing_v}"
-    )
+    raise ValueError(f"not a FIRMS CSV header: missing MODIS columns {missing_m} / VIIRS columns {missing_v}")
 
 
-def parse_firms_text(
-    text: str, *, name: str = "<firms>", within: BaseGeometry | None = None
-) -> FirmsParse:
+def parse_firms_text(text: str, *, name: str = "<firms>", within: BaseGeometry | None = None) -> FirmsParse:
     """Parse FIRMS CSV text. ``within`` (WGS84) keeps only points inside it (boundary included).
 
     Row numbers in errors are file line numbers (the header is line 1).
@@ -337,9 +333,7 @@ class FirmsClient:
             raise SourceError(f"FIRMS {source}: {text.strip()[:200]}")
         return text
 
-    def hotspots(
-        self, aoi: AOI, start: datetime, end: datetime, source: str | None = None
-    ) -> list[Hotspot]:
+    def hotspots(self, aoi: AOI, start: datetime, end: datetime, source: str | None = None) -> list[Hotspot]:
         """Hotspots inside ``aoi`` acquired between ``start`` and ``end`` (UTC, inclusive)."""
         source = source or self.source
         start, end = utc(start), inclusive_end(end)

@@ -138,4 +138,3 @@ def get(url: str, **kwargs: Any) -> requests.Response:
 def post(url: str, **kwargs: Any) -> requests.Response:
     """``request_with_retry("POST", url, ...)``."""
     return request_with_retry("POST", url, **kwargs)
-
