@@ -1,0 +1,63 @@
+"""Train the shipped fire/smoke detector: a baseline on the real data and a run with synthetic
+aerial composites added, same schedule; both logged under runs/train/.
+
+    nice -n 10 .venv/bin/python scripts/train_detector.py --variant real
+    nice -n 10 .venv/bin/python scripts/train_detector.py --variant synthetic --synthetic 800
+
+Reads ../shared (allowed for scripts). See models/README.md for the runs that were shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATA = SHARED / "data" / "fire-smoke" / "data.yaml"
+BASE = SHARED / "weights" / "coco-yolov5nu-backbone-neck.pt"
+DRONE = [SHARED / "data" / "drone" / "dji_fc300s_brighton",
+         SHARED / "data" / "drone" / "dji_p4rtk_oblique" / "odm" / "images"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--variant", choices=["real", "synthetic"], required=True)
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--imgsz", type=int, default=320)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--synthetic", type=int, default=800, help="synthetic images to add")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO)
+
+    from burnwatch.training.offline import prepare_offline
+
+    prepare_offline(ROOT / ".yolo")
+    from burnwatch.training.train import train
+
+    data = DATA
+    if args.variant == "synthetic":
+        from burnwatch.training.synthetic import build_augmented_dataset
+
+        backgrounds = [p for d in DRONE for p in sorted(d.iterdir())
+                       if p.suffix.lower() in {".jpg", ".jpeg", ".tif", ".tiff"}]
+        data = build_augmented_dataset(DATA, ROOT / "runs" / "synthetic-data",
+                                       n=args.synthetic, backgrounds=backgrounds,
+                                       size=max(args.imgsz, 320) * 2, seed=args.seed)
+    extra = {"close_mosaic": 2, "warmup_epochs": 1.0}
+    result = train(data, BASE, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
+                   name=f"fire-smoke-{args.variant}", project=ROOT / "runs" / "train",
+                   seed=args.seed, extra=extra)
+    summary = {"variant": args.variant, "epochs": args.epochs, "imgsz": args.imgsz,
+               "batch": args.batch, "synthetic": args.synthetic if args.variant == "synthetic" else 0,
+               "seconds": round(result.seconds, 1), "best": str(result.best),
+               "run_dir": str(result.run_dir)}
+    (result.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
