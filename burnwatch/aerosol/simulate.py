@@ -259,3 +259,34 @@ def simulate_scene(
         },
     )
     return SimulatedScene(scene, aod, sfc, sources, wnd, geom, smoke)
+
+
+def demo_aerosol_scene(
+    size: int = 500, seed: int = 7, wind: Wind | None = None
+) -> tuple[SimulatedScene, list[object]]:
+    """The embedded demo: a smoky L1C scene over the spectral demo's burning fields.
+
+    Fire positions, grid, time and sun angles come from
+    :func:`burnwatch.sources.synthetic.make_demo_scene` (the scan demo), so the plume lies
+    over and downwind of the same fields; the surface and atmosphere are this module's
+    forward model. Returns the simulation and one incident (``IncidentPoint``) per fire.
+    """
+    from burnwatch.aerosol.plume import IncidentPoint
+    from burnwatch.sources import synthetic
+
+    demo = synthetic.make_demo_scene(seed=seed, size=size)
+    fires = [(f.row, f.col) for f in demo.fires]
+    sim = simulate_scene(
+        (size, size),
+        pixel_size=synthetic.PIXEL_M,
+        origin=synthetic.ORIGIN_XY,
+        crs=synthetic.CRS,
+        time=synthetic.TIME,
+        geometry=Geometry(synthetic.SUN_ZENITH, 5.0, 60.0),
+        fires=fires,
+        wind=wind,
+        seed=seed,
+        scene_id=f"demo-aerosol-{seed}",
+    )
+    incidents: list[object] = [IncidentPoint(f.label, f.lon, f.lat, synthetic.TIME) for f in demo.fires]
+    return sim, incidents
