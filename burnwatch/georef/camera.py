@@ -261,7 +261,10 @@ class DSMGround:
 
     def height_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Bilinear DSM height at CRS coordinates; NaN outside or on nodata."""
-        col, row = self.inverse * (np.asarray(x, float), np.asarray(y, float))
+        inv = self.inverse
+        xa, ya = np.asarray(x, float), np.asarray(y, float)
+        col = inv.a * xa + inv.b * ya + inv.c
+        row = inv.d * xa + inv.e * ya + inv.f
         col, row = np.asarray(col) - 0.5, np.asarray(row) - 0.5
         h, w = self.heights.shape
         c0, r0 = np.floor(col).astype(int), np.floor(row).astype(int)
@@ -462,19 +465,41 @@ def ground_uncertainty(
 ) -> float:
     """1-sigma horizontal uncertainty (DRMS, metres) of pixel (u, v)'s ground point.
 
-    Numerical Jacobian of the ground intersection w.r.t. (x, y, z, yaw, pitch, roll) by
-    central differences; NaN when the ray (or a perturbed ray) misses the ground.
+    Numerical Jacobian (central differences) of the ground intersection w.r.t. the camera
+    position (x, y, z) and three small attitude rotations: heading (about the vertical,
+    σ_yaw), elevation (about the horizontal axis across the view, σ_pitch) and bank (about
+    the horizontal view direction, σ_roll). Rotating about these fixed axes instead of
+    perturbing the Euler angles keeps bank meaningful at nadir, where yaw and roll Euler
+    angles coincide (gimbal lock). NaN when the ray (or a perturbed ray) misses the ground.
     """
+    centre = camera.pose.centre
+    ray = camera.rays(np.array([u]), np.array([v]))[0]
+    psi = math.radians(camera.pose.yaw)
+    axes = (
+        np.array([0.0, 0.0, 1.0]),
+        np.array([math.cos(psi), -math.sin(psi), 0.0]),
+        np.array([math.sin(psi), math.cos(psi), 0.0]),
+    )
     steps = np.array([0.1, 0.1, 0.1, 0.05, 0.05, 0.05])  # metres / degrees
     jac = np.zeros((2, 6))
     for k in range(6):
         pts = []
         for sign in (1.0, -1.0):
-            cam = Camera(camera.intrinsics, camera.pose.perturbed(k, sign * steps[k]))
-            p, hit = cam.pixel_to_ground(np.array([u]), np.array([v]), ground, max_range)
+            origin, d = centre.copy(), ray
+            if k < 3:
+                origin[k] += sign * steps[k]
+            else:
+                d = _rotate(ray, axes[k - 3], math.radians(sign * steps[k]))
+            p, hit = ground.intersect(origin, d[None, :], max_range)
             if not hit[0]:
                 return float("nan")
             pts.append(p[0, :2])
         jac[:, k] = (pts[0] - pts[1]) / (2.0 * steps[k])
     cov = jac @ np.diag(sigma.vector() ** 2) @ jac.T
     return float(math.sqrt(max(0.0, cov[0, 0] + cov[1, 1])))
+
+
+def _rotate(vec: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rodrigues rotation of ``vec`` about unit ``axis`` by ``angle`` radians."""
+    c, s = math.cos(angle), math.sin(angle)
+    return vec * c + np.cross(axis, vec) * s + axis * float(axis @ vec) * (1.0 - c)
