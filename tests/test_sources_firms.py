@@ -228,3 +228,39 @@ def test_area_api_without_key_is_config_error() -> None:
     client = FirmsClient(load_settings(firms_map_key=None, firms_base_url="http://127.0.0.1:9"))
     with pytest.raises(ConfigError, match="BURNWATCH_FIRMS_MAP_KEY"):
         client.hotspots(parse_aoi("105,20,106,21"), datetime(2024, 3, 1), datetime(2024, 3, 1))
+
+
+@pytest.mark.shared
+def test_real_cspp_afimg_text_file(shared_dir: Path) -> None:
+    from burnwatch.sources.firms import read_afimg_txt
+
+    folder = shared_file(shared_dir, "data/firms")
+    (path,) = sorted(folder.glob("AFIMG_j01_*.txt"))
+    errors: list[InputError] = []
+    hs = read_afimg_txt(path, errors=errors)
+    assert errors == [] and len(hs) == 18  # "number of fire pixels: 18" in the header
+    assert all(h.time == datetime(2021, 4, 14, 11, 26, 43, tzinfo=timezone.utc) for h in hs)
+    assert {h.attributes["satellite"] for h in hs} == {"NOAA-20"}
+    first = hs[0]
+    assert (first.lat, first.lon) == pytest.approx((59.14783859, 37.85886765))
+    assert first.frp_mw == pytest.approx(4.67825794) and first.confidence_class == "nominal"
+    assert first.footprint_native is not None
+    minx, miny, maxx, maxy = first.footprint_native.bounds
+    assert (maxx - minx, maxy - miny) == pytest.approx((375.0, 375.0))
+
+
+def test_afimg_bad_lines_and_name(tmp_path: Path) -> None:
+    from burnwatch.sources.firms import read_afimg_txt
+
+    path = tmp_path / "AFIMG_npp_d20240315_t0618123_e0619365_b1_c1_cspp_dev.txt"
+    path.write_text(
+        "# header\n21.0, 105.8, 330.0, 0.375, 0.375, 9, 10.5\n21.0, 105.8, 330.0, 0.375\n21.0, 105.8, 330.0, 0.375, 0.375, 5, 1.0\n"
+    )
+    errors: list[InputError] = []
+    hs = read_afimg_txt(path, errors=errors)
+    assert len(hs) == 1 and hs[0].confidence_class == "high" and hs[0].attributes["satellite"] == "Suomi NPP"
+    assert [str(e).split(": ")[1] for e in errors] == ["line 3", "line 4"]
+    other = tmp_path / "fires.txt"
+    other.write_text("")
+    with pytest.raises(InputError, match="file name"):
+        read_afimg_txt(other)

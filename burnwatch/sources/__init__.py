@@ -25,6 +25,7 @@ _EXPORTS = {
     "centre_wavelength": "bands",
     "request_with_retry": "http",
     "read_firms_csv": "firms",
+    "read_afimg_txt": "firms",
     "parse_firms_text": "firms",
     "FirmsClient": "firms",
     "read_geotiff": "local",

@@ -25,6 +25,7 @@ import csv
 import io
 import logging
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -271,6 +272,78 @@ def read_firms_csv(
     if errors is not None:
         errors.extend(parsed.errors)
     return parsed.hotspots
+
+
+_AFIMG_NAME = re.compile(r"AFIMG_(?P<sat>[a-z0-9]+)_d(?P<d>\d{8})_t(?P<t>\d{6})\d?_", re.IGNORECASE)
+_AFIMG_SATELLITES = {"npp": "Suomi NPP", "j01": "NOAA-20", "j02": "NOAA-21"}
+#: CSPP detection confidence 7/8/9 -> low/nominal/high (same 0-1 values as VIIRS l/n/h).
+_AFIMG_CONFIDENCE = {7: VIIRS_CONFIDENCE["l"], 8: VIIRS_CONFIDENCE["n"], 9: VIIRS_CONFIDENCE["h"]}
+
+
+def read_afimg_txt(path: str | Path, *, errors: list[InputError] | None = None) -> list[Hotspot]:
+    """Read the text output of the CSPP VIIRS I-band active-fire processor (``AFIMG_*.txt``).
+
+    Seven comma-separated columns (latitude, longitude, I04 brightness temperature K,
+    along-scan and along-track pixel size km, confidence 7/8/9, FRP MW) after ``#`` comments.
+    The granule start time and satellite come from the file name
+    (``AFIMG_j01_d20210414_t1126439_...``); every fire gets that time.
+    """
+    path = Path(path)
+    match = _AFIMG_NAME.search(path.name)
+    if match is None:
+        raise InputError("file name does not follow AFIMG_<sat>_dYYYYMMDD_tHHMMSSs_...", path=path)
+    when = datetime.strptime(match["d"] + match["t"], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    satellite = _AFIMG_SATELLITES.get(match["sat"].lower(), match["sat"])
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read CSPP active-fire file: {exc}", path=path) from exc
+    out: list[Hotspot] = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            fields = [f.strip() for f in line.split(",")]
+            if len(fields) != 7:
+                raise ValueError(f"expected 7 fields, got {len(fields)}")
+            lat, lon, bt4, scan, track, conf, frp = (float(f) for f in fields)
+            if int(conf) not in _AFIMG_CONFIDENCE:
+                raise ValueError(f"confidence {fields[5]!r} is not 7/8/9")
+            confidence, cls = _AFIMG_CONFIDENCE[int(conf)]
+            crs, x, y, native, foot = pixel_footprint(lon, lat, scan, track)
+            out.append(
+                Hotspot(
+                    source="cspp",
+                    sensor="VIIRS",
+                    algorithm="cspp-viirs-af-375m",
+                    time=when,
+                    lon=lon,
+                    lat=lat,
+                    confidence=confidence,
+                    confidence_class=cls,
+                    footprint=foot,
+                    crs=crs,
+                    x=x,
+                    y=y,
+                    footprint_native=native,
+                    frp_mw=frp,
+                    uncertainty_m=1000.0 * math.sqrt((scan**2 + track**2) / 12.0),
+                    scene_id=path.stem,
+                    attributes={
+                        "brightness_k": bt4,
+                        "scan_km": scan,
+                        "track_km": track,
+                        "satellite": satellite,
+                        "cspp_confidence": int(conf),
+                    },
+                )
+            )
+        except ValueError as exc:
+            err = InputError(f"line {lineno}: {exc}", path=path)
+            log.warning("%s", err)
+            if errors is not None:
+                errors.append(err)
+    return out
 
 
 def day_chunks(start: date, end: date, max_days: int = MAX_DAYS_PER_CALL) -> list[tuple[date, int]]:
