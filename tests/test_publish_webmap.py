@@ -43,7 +43,7 @@ def _hotspot(i: int, cls: str = "high", flags: tuple[str, ...] = (), kind: str =
 def _hotspots() -> list[Hotspot]:
     return [
         _hotspot(0, "high"), _hotspot(1, "high"), _hotspot(2, "nominal"), _hotspot(3, "low"),
-        _hotspot(4, "nominal", kind="smoke"), _hotspot(5, "high", flags=("static_source", "brick_kiln")),
+        _hotspot(4, "nominal", kind="smoke"), _hotspot(5, "high", flags=("static_source:brick kiln 7",)),
     ]
 
 
@@ -122,7 +122,7 @@ def test_layers_colours_and_popups(tmp_path: Path) -> None:
     assert f".bw-high div {{ background: {COLOURS['high']}; }}" in text
     assert "2024-03-01 03:37:21" in text and "Time (UTC)" in text
     assert "17.2 MW" in text and "hu2021_s2 v1.0" in text and "S2B_20240301_T48QWJ" in text
-    assert "static_source, brick_kiln" in text
+    assert "static_source:brick kiln 7" in text
     assert "<script>alert(1)</script>" not in text  # attribute values are escaped
     assert "L.control.layers" in text
     assert "fitBounds" in text

@@ -64,7 +64,8 @@ LAYER_TITLES: dict[str, str] = {
     "low": "Low confidence",
     "suppressed": "Suppressed (static sources)",
 }
-#: A hotspot with one of these flags (or any flag starting "suppressed") is drawn grey.
+#: A hotspot with one of these flags (also as "<flag>:<detail>", or any flag starting
+#: "suppressed") is drawn grey in its own layer.
 SUPPRESSED_FLAGS: frozenset[str] = frozenset({"static_source", "suppressed", "excluded"})
 
 DEFAULT_VIEW = ((16.0, 106.0), 5)  # Vietnam, when there is nothing to fit
@@ -79,13 +80,16 @@ _CSS = """
   padding: 6px 10px; border-radius: 4px; font: 12px/1.4 sans-serif; box-shadow: 0 1px 4px rgba(0,0,0,.4); }
 .bw-legend i.bw-key { display: inline-block; width: 11px; height: 11px; border-radius: 50%;
   border: 1px solid #1a1a1a; margin-right: 5px; vertical-align: -1px; }
-.bw-popup td { padding: 0 6px 0 0; vertical-align: top; } .bw-popup th { text-align: left; }
+.bw-popup { font-size: 12px; }
+.bw-popup td { padding: 0 6px 0 0; vertical-align: top; overflow-wrap: anywhere; }
+.bw-popup th { text-align: left; padding-right: 8px; white-space: nowrap; vertical-align: top; }
 .leaflet-container { background: #e8ecef; }
 """
 
 
 def is_suppressed(hs: Hotspot) -> bool:
-    return any(f in SUPPRESSED_FLAGS or f.startswith("suppressed") for f in hs.flags)
+    """True when a flag (or its part before ":", e.g. "static_source:kiln 3") is a suppression."""
+    return any(f.split(":", 1)[0] in SUPPRESSED_FLAGS or f.startswith("suppressed") for f in hs.flags)
 
 
 def layer_key(hs: Hotspot) -> str:
