@@ -184,7 +184,7 @@ def retrieve_aod(
     return AerosolGrid(
         values=aod.astype(np.float32),
         quality=quality,
-        transform=scene.transform * Affine.scale(block),
+        transform=scene.transform @ Affine.scale(block),
         crs=scene.crs,
         time=scene.time,
         quantity="aod550",
