@@ -278,3 +278,19 @@ def test_utm_grid_snaps_to_pixels_and_evalscript_lists_bands() -> None:
     assert '"AER_AI_340_380", "dataMask"' in script and '["INDEX", "DN"]' in script and "bands: 2" in script
     json.dumps(script)  # plain text, serialisable into the request body
     assert rasterio.__version__  # rasterio decodes the responses
+
+
+def test_persistent_429_and_catalog_500_end_in_source_error(tmp_path: Path) -> None:
+    with _server() as server:
+        server.add("POST", "/api/v1/process", Reply.text("Too many requests", 429, {"Retry-After": "5"}))
+        settings = _settings(server, tmp_path)
+        with pytest.raises(SourceError, match=r"rate limited \(HTTP 429\)"):
+            fetch_bands(
+                "sentinel2-l1c", ["B12"], parse_aoi(AOI_TEXT), datetime(2024, 3, 10), 20, settings=settings
+            )
+        assert server.count("POST", "/api/v1/process") == 3  # max_retries = http_retries + 1
+        server.add("POST", "/api/v1/catalog/1.0.0/search", Reply.text("oops", 503))
+        with pytest.raises(SourceError, match="HTTP 503") as info:
+            list(SentinelHubSource("sentinel2-l1c", settings).scenes(parse_aoi(AOI_TEXT), START, END))
+        assert not isinstance(info.value, NoDataError)
+        assert server.count("POST", "/api/v1/catalog/1.0.0/search") == 3
