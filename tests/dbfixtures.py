@@ -54,12 +54,36 @@ def pg_database() -> Iterator[str]:
 _ENGINES: list[str] = []
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is much faster)."""
+    from burnwatch.store.db import get_engine, upgrade
+
+    path = tmp_path_factory.mktemp("dbtemplate") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    get_engine(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap Argon2id parameters in tests (the hash format and verification are the same)."""
+    from argon2 import PasswordHasher
+
+    import burnwatch.store.users as users
+
+    monkeypatch.setattr(users, "password_hasher", lambda: PasswordHasher(time_cost=1, memory_cost=1024))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database URL: SQLite file or a fresh PostGIS schema."""
     from burnwatch.store.db import get_engine, upgrade
 
     if request.param == "sqlite":
+        import shutil
+
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "burnwatch.db")
         url = f"sqlite:///{tmp_path / 'burnwatch.db'}"
     else:
         base = request.getfixturevalue("pg_database")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from dbfixtures import db_url, make_hotspot, pg_database  # noqa: F401
+from dbfixtures import _fast_password_hashing, db_url, make_hotspot, pg_database, sqlite_template  # noqa: F401
 from sqlalchemy import func, select, text
 
 from burnwatch.incidents.clustering import ClusterParams

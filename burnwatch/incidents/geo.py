@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
+import shapely
 from pyproj import Transformer
-from shapely import ops
 from shapely.geometry.base import BaseGeometry
 
 
@@ -25,14 +26,22 @@ def from_metric(epsg: int) -> Transformer:
     return Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True)
 
 
+def _apply(tr: Transformer, geom: BaseGeometry) -> BaseGeometry:
+    def fn(xy: np.ndarray) -> np.ndarray:
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geom, fn)
+
+
 def project(geom: BaseGeometry, epsg: int) -> BaseGeometry:
     """WGS84 geometry -> the metric CRS ``epsg``."""
-    return ops.transform(to_metric(epsg).transform, geom)
+    return _apply(to_metric(epsg), geom)
 
 
 def unproject(geom: BaseGeometry, epsg: int) -> BaseGeometry:
     """Geometry in the metric CRS ``epsg`` -> WGS84."""
-    return ops.transform(from_metric(epsg).transform, geom)
+    return _apply(from_metric(epsg), geom)
 
 
 def distance_m(a: BaseGeometry, b: BaseGeometry) -> float:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,15 +12,24 @@ from burnwatch.errors import AuthenticationError, ConflictError, InputError, Not
 from burnwatch.store.chain import audit
 from burnwatch.store.models import User
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
 ROLES = ("admin", "analyst", "drone_operator", "inspector", "public")
 
 
-def hash_password(password: str) -> str:
+@lru_cache(maxsize=1)
+def password_hasher() -> PasswordHasher:
+    """Argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile)."""
     from argon2 import PasswordHasher
 
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
     if len(password) < 8:
         raise InputError("password must have at least 8 characters")
-    return str(PasswordHasher().hash(password))
+    return str(password_hasher().hash(password))
 
 
 def add_user(
@@ -66,14 +78,13 @@ def list_users(session: Session) -> list[User]:
 
 def authenticate(session: Session, username: str, password: str) -> User:
     """The active user with this password, else AuthenticationError (same message either way)."""
-    from argon2 import PasswordHasher
     from argon2.exceptions import VerificationError
 
     user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
     if user is None:
         raise AuthenticationError("wrong username or password")
     try:
-        PasswordHasher().verify(user.password_hash, password)
+        password_hasher().verify(user.password_hash, password)
     except VerificationError as exc:
         raise AuthenticationError("wrong username or password") from exc
     return user

@@ -1,0 +1,216 @@
+# ruff: noqa: F811  (pytest fixtures imported from dbfixtures)
+"""Case workflow on SQLite and PostGIS: every state, permissions, evidence GPS, hash chain."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from dbfixtures import _fast_password_hashing, db_url, make_hotspot, pg_database, sqlite_template  # noqa: F401
+from PIL import Image
+from sqlalchemy import select, text
+
+from burnwatch.errors import ConflictError, InputError, PermissionDeniedError
+from burnwatch.incidents import cases
+from burnwatch.incidents.clustering import ClusterParams
+from burnwatch.incidents.evidence import read_gps
+from burnwatch.store import db
+from burnwatch.store.ingest import ScanRecord, ingest_hotspots
+from burnwatch.store.models import Case, Incident, StaticSource
+from burnwatch.store.users import add_user, authenticate
+
+PARAMS = ClusterParams(distance_m=1000.0, window=timedelta(hours=24))
+LON, LAT = 106.05, 20.80
+
+
+def gps_photo(path: Path, lon: float, lat: float) -> Path:
+    """A small JPEG with EXIF GPS (degrees/minutes/seconds rationals)."""
+
+    def dms(value: float) -> tuple[Fraction, Fraction, Fraction]:
+        d = int(value)
+        m = int((value - d) * 60)
+        s = (value - d - m / 60) * 3600
+        return (Fraction(d), Fraction(m), Fraction(s).limit_denominator(10000))
+
+    img = Image.new("RGB", (64, 48), (200, 80, 20))
+    exif = Image.Exif()
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: dms(lat), 3: "E", 4: dms(lon)})
+    exif[0x0132] = "2024:03:01 10:15:00"
+    img.save(path, exif=exif)
+    return path
+
+
+@pytest.fixture
+def world(db_url: str) -> tuple[str, int]:
+    """A database with one incident (and its case) and four users."""
+    with db.session_scope(db_url) as s:
+        ingest_hotspots(
+            s, [make_hotspot(LON, LAT)], ScanRecord(kind="scan", source="sentinel2"), params=PARAMS
+        )
+        add_user(s, "lan", "analyst", "correct horse", full_name="Nguyễn Thị Lan")
+        add_user(s, "minh", "inspector", "battery staple", province=None)
+        add_user(s, "quan", "inspector", "battery staple", province="Đồng Tháp")
+        add_user(s, "pub", "public", "public pass")
+        case_id = s.scalars(select(Case.id)).one()
+    return db_url, case_id
+
+
+def walk_every_state(url: str, case_id: int, photo: Path, data_dir: Path) -> None:
+    due = datetime(2024, 3, 3, 17, 0, tzinfo=timezone.utc)
+    with db.session_scope(url) as s:
+        cases.assign(s, case_id, "minh", actor="lan", reason="nearest inspector", due_at=due)
+        cases.transition(s, case_id, "in_inspection", actor="minh", reason="on site 10:05")
+        cases.add_note(s, case_id, "minh", "Ruộng lúa vừa gặt, còn khói.")
+        ev = cases.add_evidence(s, case_id, photo, "minh", data_dir)
+        assert ev.distance_m is not None and ev.distance_m < 60
+        cases.transition(s, case_id, "confirmed_burning", actor="minh", reason="straw burning seen")
+        cases.transition(s, case_id, "closed", actor="lan", reason="fine issued")
+        cases.assign(s, case_id, "minh", actor="lan", reason="re-open: new smoke reported")
+        cases.transition(s, case_id, "in_inspection", actor="minh", reason="second visit")
+        cases.transition(s, case_id, "no_burning_found", actor="minh", reason="nothing burning")
+        cases.transition(s, case_id, "closed", actor="lan", reason="done")
+
+
+def test_walk_every_state_gives_verifiable_chain(world: tuple[str, int], tmp_path: Path) -> None:
+    url, case_id = world
+    photo = gps_photo(tmp_path / "IMG_0001.jpg", LON + 0.0003, LAT)  # ~31 m east
+    walk_every_state(url, case_id, photo, tmp_path / "data")
+    with db.session_scope(url) as s:
+        assert cases.verify_case(s, case_id, tmp_path / "data") == []
+        hist = cases.history(s, case_id)
+        assert [getattr(r, "to_state", None) for r in hist] == [
+            "new",
+            "assigned",
+            "in_inspection",
+            None,
+            None,
+            "confirmed_burning",
+            "closed",
+            "assigned",
+            "in_inspection",
+            "no_burning_found",
+            "closed",
+        ]
+        case = s.get(Case, case_id)
+        assert case is not None and case.state == "closed" and case.due_at is None
+        assert hist[3].text == "Ruộng lúa vừa gặt, còn khói."  # type: ignore[union-attr]
+    stored = list((tmp_path / "data" / "evidence").rglob("*.jpg"))
+    assert len(stored) == 1 and stored[0].stem == hist[4].sha256  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("table", "sql"),
+    [
+        ("case_events", "UPDATE case_events SET reason = 'nothing to see' WHERE seq = 6"),
+        ("case_notes", "UPDATE case_notes SET text = 'edited' WHERE seq = 4"),
+        ("evidence", "UPDATE evidence SET distance_m = 1.0 WHERE seq = 5"),
+    ],
+)
+def test_editing_one_row_is_detected_and_named(
+    world: tuple[str, int], tmp_path: Path, table: str, sql: str
+) -> None:
+    url, case_id = world
+    walk_every_state(url, case_id, gps_photo(tmp_path / "p.jpg", LON, LAT), tmp_path / "data")
+    with db.get_engine(url).begin() as conn:
+        conn.execute(text(sql))
+        row_id = conn.execute(text(f"SELECT id FROM {table} WHERE seq = {sql.rsplit('= ', 1)[1]}")).scalar()
+    with db.session_scope(url) as s:
+        problems = cases.verify_case(s, case_id)
+    assert len(problems) == 1
+    assert f"{table} id={row_id}" in str(problems[0]) and "edited" in str(problems[0])
+
+
+def test_deleted_row_and_altered_file_are_detected(world: tuple[str, int], tmp_path: Path) -> None:
+    url, case_id = world
+    walk_every_state(url, case_id, gps_photo(tmp_path / "p.jpg", LON, LAT), tmp_path / "data")
+    with db.get_engine(url).begin() as conn:
+        conn.execute(text("DELETE FROM case_events WHERE seq = 11"))  # drop the last event
+    with db.session_scope(url) as s:
+        assert "head does not match" in str(cases.verify_all(s)[0])
+    stored = next((tmp_path / "data" / "evidence").rglob("*.jpg"))
+    stored.write_bytes(b"not the photo")
+    with db.get_engine(url).begin() as conn:
+        conn.execute(text("DELETE FROM case_notes"))
+    with db.session_scope(url) as s:
+        problems = cases.verify_case(s, case_id, tmp_path / "data")
+    assert "sequence 5, expected 4" in str(problems[0]) and "evidence id=" in str(problems[0])
+
+
+def test_only_allowed_transitions(world: tuple[str, int]) -> None:
+    url, case_id = world
+    with db.session_scope(url) as s:
+        with pytest.raises(ConflictError, match="cannot go from new to closed"):
+            cases.transition(s, case_id, "closed", actor="lan", reason="skip")
+        with pytest.raises(ConflictError, match="new to in_inspection"):
+            cases.transition(s, case_id, "in_inspection", actor="minh", reason="x")
+        with pytest.raises(InputError, match="needs a reason"):
+            cases.assign(s, case_id, "minh", actor="lan", reason=" ")
+        with pytest.raises(InputError, match="not an active inspector"):
+            cases.assign(s, case_id, "lan", actor="lan", reason="self")
+        with pytest.raises(PermissionDeniedError):
+            cases.assign(s, case_id, "minh", actor="minh", reason="inspectors cannot assign")
+        with pytest.raises(PermissionDeniedError):
+            cases.add_note(s, case_id, "pub", "public users cannot write")
+        with pytest.raises(PermissionDeniedError, match="unknown"):
+            cases.add_note(s, case_id, "nobody", "hi")
+        assert cases.get_case(s, case_id).state == "new"
+
+
+def test_province_scope(world: tuple[str, int]) -> None:
+    url, case_id = world
+    with db.session_scope(url) as s:
+        inc = s.scalars(select(Incident)).one()
+        inc.province = "Hưng Yên"
+    with db.session_scope(url) as s:
+        cases.assign(s, case_id, "quan", actor="lan", reason="only free inspector")
+        with pytest.raises(PermissionDeniedError, match="outside"):
+            cases.transition(s, case_id, "in_inspection", actor="quan", reason="wrong province")
+
+
+def test_static_source_outcome_flags_later_hotspots(world: tuple[str, int]) -> None:
+    url, case_id = world
+    with db.session_scope(url) as s:
+        cases.assign(s, case_id, "minh", actor="lan", reason="check")
+        cases.transition(s, case_id, "in_inspection", actor="minh", reason="visit")
+        cases.transition(s, case_id, "static_source", actor="minh", reason="Lò gạch Tân Hưng (brick kiln)")
+        zone = s.scalars(select(StaticSource)).one()
+        assert zone.origin == f"case:{case_id}" and zone.geom.contains(zone.geom.centroid)
+    later = make_hotspot(LON + 0.0005, LAT, time="2024-03-05T03:30:00")
+    with db.session_scope(url) as s:
+        r = ingest_hotspots(
+            s, [later], ScanRecord(kind="scan", source="sentinel2", label="later"), params=PARAMS
+        )
+        assert r.added == 1 and r.flagged_static == 1  # flagged, not dropped
+        inc = s.scalars(select(Incident).order_by(Incident.id.desc())).first()
+        assert inc is not None and inc.static_source and inc.static_source_id == zone.id
+
+
+def test_users_passwords_are_argon2(world: tuple[str, int]) -> None:
+    from burnwatch.errors import AuthenticationError, ConflictError
+
+    url, _ = world
+    with db.session_scope(url) as s:
+        user = authenticate(s, "lan", "correct horse")
+        assert user.password_hash.startswith("$argon2id$") and user.full_name == "Nguyễn Thị Lan"
+        with pytest.raises(AuthenticationError):
+            authenticate(s, "lan", "wrong")
+        with pytest.raises(ConflictError):
+            add_user(s, "lan", "admin", "another password")
+
+
+def test_read_gps_from_exif(tmp_path: Path) -> None:
+    gps = read_gps(gps_photo(tmp_path / "g.jpg", 105.83416, 21.02776))
+    assert gps is not None
+    assert gps.lon == pytest.approx(105.83416, abs=1e-6) and gps.lat == pytest.approx(21.02776, abs=1e-6)
+    plain = tmp_path / "plain.jpg"
+    Image.new("RGB", (8, 8)).save(plain)
+    assert read_gps(plain) is None
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    from burnwatch.errors import CorruptFileError
+
+    with pytest.raises(CorruptFileError, match=r"bad\.jpg"):
+        read_gps(bad)
