@@ -1,0 +1,179 @@
+"""AirNow / monitor readers, AOD pairing and the PM2.5 calibration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import shared_file
+
+from burnwatch.aerosol.airnow import concat, read_airnow_csv, read_monitor_csv, read_monitors
+from burnwatch.aerosol.pairs import pair, read_aod_csv
+from burnwatch.aerosol.pm25 import CalibrationModel, Samples, fit, time_blocks
+from burnwatch.cli.main import cli
+from burnwatch.errors import CorruptFileError, InputError
+
+HEADER = (
+    "Site,Parameter,Date (LT),Year,Month,Day,Hour,AQI,AQI Category,24-hr. Midpoint Avg. Conc.,"
+    "Raw Conc.,Conc. Unit,Duration,QC Name\n"
+)
+
+
+def _airnow_row(local: str, value: float, qc: str = "Valid") -> str:
+    return f"Hanoi,PM2.5 - Principal,{local},2017,01,01,00,100,3,30.0,{value},UG/M3,1 Hr,{qc}\n"
+
+
+def test_airnow_reader_converts_local_time_to_utc_and_drops_missing(tmp_path: Path) -> None:
+    p = tmp_path / "Hanoi_PM2.5_2017_YTD.csv"
+    p.write_text(
+        HEADER
+        + _airnow_row("2017-01-01 12:00 AM", 50.5)  # midnight local = 17:00 UTC the day before
+        + _airnow_row("2017-01-01 01:00 PM", -999.0, "Missing")
+        + _airnow_row("2017-01-01 02:00 PM", 80.0, "Invalid")
+        + _airnow_row("2017-01-01 03:00 PM", 61.2)
+    )
+    s = read_airnow_csv(p)
+    assert s.station_id == "Hanoi" and s.source == "airnow"
+    assert s.lon == pytest.approx(105.82, abs=0.01) and s.lat == pytest.approx(21.02, abs=0.01)
+    assert [str(t) for t in s.times] == [
+        "2016-12-31T17:00:00", "2017-01-01T06:00:00", "2017-01-01T07:00:00", "2017-01-01T08:00:00",
+    ]  # fmt: skip
+    assert s.pm25[0] == 50.5 and s.pm25[3] == 61.2
+    assert np.isnan(s.pm25[1]) and np.isnan(s.pm25[2])  # -999 and QC "Invalid" are missing, not 0
+    assert s.valid_count == 2
+
+
+def test_airnow_reader_rejects_bad_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(CorruptFileError, match="bad.csv: not an AirNow export"):
+        read_airnow_csv(bad)
+    broken = tmp_path / "broken.csv"
+    broken.write_text(HEADER + _airnow_row("yesterday", 3.0))
+    with pytest.raises(InputError, match="broken.csv: line 2"):
+        read_airnow_csv(broken)
+
+
+def test_real_hanoi_series(shared_dir: Path) -> None:
+    files = [shared_file(shared_dir, f"data/air/Hanoi_PM2.5_{y}_YTD.csv") for y in (2016, 2017)]
+    s = concat([read_airnow_csv(f) for f in files])
+    assert np.all(np.diff(s.times.astype(np.int64)) > 0)  # sorted, no duplicate hours
+    assert s.times.size > 10000
+    # the export's -999 / non-Valid rows (545 of them in the raw files) are NaN, never negative
+    assert np.isnan(s.pm25).sum() >= 500
+    assert np.nanmin(s.pm25) >= 0
+    # "2016-08-09 01:00 AM" local (UTC+7) is 2016-08-08 18:00 UTC; raw value 6.2
+    i = int(np.searchsorted(s.times, np.datetime64("2016-08-08T18:00:00")))
+    assert s.pm25[i] == pytest.approx(6.2)
+    daily = s.daily_mean()
+    assert 10 < np.nanmedian(daily.pm25) < 150
+
+
+def test_generic_monitor_csv(tmp_path: Path) -> None:
+    p = tmp_path / "monitors.csv"
+    p.write_text(
+        "station_id,lat,lon,time,pm25\n"
+        "HN1,21.02,105.82,2024-01-05T03:00:00Z,55.0\n"
+        "HN1,21.02,105.82,2024-01-05T02:00:00Z,-999\n"
+        "HY2,20.65,106.05,2024-01-05T10:00:00+07:00,40\n"
+    )
+    series = {s.station_id: s for s in read_monitors(p)}
+    assert set(series) == {"HN1", "HY2"}
+    assert np.isnan(series["HN1"].pm25[0]) and series["HN1"].pm25[1] == 55.0  # sorted by time
+    assert str(series["HY2"].times[0]) == "2024-01-05T03:00:00"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("station_id,lat,lon,time,pm25\nHN1,abc,105,2024-01-01T00:00:00,3\n")
+    with pytest.raises(InputError, match="bad.csv: line 2"):
+        read_monitor_csv(bad)
+
+
+def _synthetic(n: int = 400, seed: int = 0) -> tuple[Samples, dict[str, float]]:
+    rng = np.random.default_rng(seed)
+    times = np.datetime64("2022-01-01T03:30:00") + (np.arange(n) * 2).astype("timedelta64[D]")
+    doy = 1.0 + ((times - times.astype("datetime64[Y]")).astype("timedelta64[s]").astype(float) / 86400)
+    aod = np.exp(rng.normal(np.log(0.4), 0.6, n))
+    rh = rng.uniform(40, 92, n)
+    blh = rng.uniform(300, 1800, n)
+    true = {"intercept": 4.2, "ln_aod": 0.8, "f_rh": -0.35, "ln_blh": -0.5, "sin_doy": 0.2, "cos_doy": 0.3}
+    ln_pm = (
+        true["intercept"] + true["ln_aod"] * np.log(aod) + true["f_rh"] * np.log(1 / (1 - rh / 100))
+        + true["ln_blh"] * np.log(blh / 1000) + true["sin_doy"] * np.sin(2 * np.pi * doy / 365.25)
+        + true["cos_doy"] * np.cos(2 * np.pi * doy / 365.25) + rng.normal(0, 0.15, n)
+    )  # fmt: skip
+    return Samples(times, aod, np.exp(ln_pm), rh, blh), true
+
+
+def test_calibration_recovers_a_known_relation(tmp_path: Path) -> None:
+    samples, true = _synthetic()
+    model = fit(samples, folds=5, gap_days=3)
+    assert model.features == ("ln_aod", "f_rh", "ln_blh", "sin_doy", "cos_doy")
+    for name in model.features:
+        assert model.coefficient(name) == pytest.approx(true[name], abs=0.06), name
+    assert model.intercept == pytest.approx(true["intercept"], abs=0.06)
+    m = model.metrics
+    assert m is not None and m.n == 400 and len(m.fold_r2) == 5
+    assert m.cv_r2 > 0.8 and m.cv_rmse < 15
+    assert m.train_r2 >= m.cv_r2 - 0.02
+    back = CalibrationModel.load(model.save(tmp_path / "m.json"))
+    assert back == model
+    t = np.datetime64("2022-06-01T03:30:00")
+    pm = back.predict(np.array([0.2, 0.8, np.nan]), t, rh=70.0, blh=800.0)
+    assert pm[1] > pm[0] > 0 and np.isnan(pm[2])  # NaN AOD gives NaN PM2.5, never a filled value
+
+
+def test_calibration_without_signal_has_no_skill() -> None:
+    samples, _ = _synthetic()
+    rng = np.random.default_rng(1)
+    shuffled = Samples(samples.times, rng.permutation(samples.aod), samples.pm25)
+    model = fit(shuffled, folds=5, seasonal=False)
+    assert model.metrics is not None and model.metrics.cv_r2 < 0.1
+
+
+def test_time_blocks_are_contiguous() -> None:
+    t = np.array(["2022-01-03", "2022-01-01", "2022-01-02", "2022-01-04"], dtype="datetime64[s]")
+    blocks = time_blocks(t, 2)
+    assert [sorted(t[b].astype(str).tolist()) for b in blocks] == [
+        ["2022-01-01T00:00:00", "2022-01-02T00:00:00"], ["2022-01-03T00:00:00", "2022-01-04T00:00:00"],
+    ]  # fmt: skip
+
+
+def test_model_file_errors(tmp_path: Path) -> None:
+    p = tmp_path / "x.json"
+    p.write_text('{"format": "other"}')
+    with pytest.raises(CorruptFileError, match="x.json"):
+        CalibrationModel.load(p)
+    with pytest.raises(InputError, match="relative humidity"):
+        CalibrationModel(("ln_aod", "f_rh"), 1.0, (1.0, 0.1), 1.0).predict(0.3, np.datetime64("2022-01-01"))
+
+
+def test_cli_calibrate_pairs_monitors_with_aod_csv(tmp_path: Path) -> None:
+    samples, _ = _synthetic(300, seed=3)
+    mon = tmp_path / "monitors.csv"
+    aod = tmp_path / "aod.csv"
+    mon.write_text(
+        "station_id,lat,lon,time,pm25\n"
+        + "".join(f"HN,21.02,105.82,{t}Z,{v:.2f}\n" for t, v in zip(samples.times, samples.pm25, strict=True))
+    )
+    assert samples.rh is not None and samples.blh is not None
+    aod.write_text(
+        "station_id,time,aod,rh,blh\n"
+        + "".join(
+            f"HN,{t + np.timedelta64(20, 'm')}Z,{a:.4f},{r:.1f},{b:.0f}\n"
+            for t, a, r, b in zip(samples.times, samples.aod, samples.rh, samples.blh, strict=True)
+        )
+    )
+    obs = read_aod_csv(aod)
+    assert len(pair(read_monitor_csv(mon), obs, max_dt_h=1.0)) == 300
+    with pytest.raises(InputError, match="no AOD observation matched"):
+        pair(read_monitor_csv(mon), obs, max_dt_h=0.2)
+    out = tmp_path / "model.json"
+    res = CliRunner().invoke(
+        cli, ["aerosol", "calibrate", "--monitors", str(mon), "--aod", str(aod), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "paired 300" in res.output and "R2 =" in res.output and "RMSE =" in res.output
+    model = CalibrationModel.load(out)
+    assert model.metrics is not None and model.metrics.cv_r2 > 0.7
+    assert model.coefficient("ln_aod") == pytest.approx(0.8, abs=0.1)
