@@ -26,12 +26,25 @@ Global hot target detection at moderate spatial resolution. Remote Sens. Environ
 * hot: ρ7/ρ6 >= 1.4 and ρ7/ρ5 >= 1.4 and ρ7 >= 0.15
 * plus 8-neighbours of hot pixels with ρ6/ρ5 >= 2 and ρ6 >= 0.5 (SWIR2-saturated cores).
 
+Sensor saturation (our extension, needed for Landsat-7 ETM+ whose 8-bit high-gain bands 5
+and 7 saturate near ρ6 = 0.53 and ρ7 = 0.5, so eq. 1 can never fire and the ρ7/ρ6 ratio of a
+large fire collapses to ~1): when ``scene.metadata["saturation"]`` maps roles to the
+reflectance at which they saturate, eq. 2 also accepts pixels with *both* SWIR bands
+saturated while the visible stays dark, ρ1 < 0.2 and ρ4 < 0.2 (a fire adds almost nothing
+below 0.7 µm; every fire-free pixel that saturates both SWIR bands in the Landsat-7 control
+scene has ρ4 >= 0.25). Schroeder et al. built eq. 2 for saturated/folded OLI pixels.
+At 1200 K a large fire also raises ρ5 (NIR), which is why R75 is not used there. Likewise a
+candidate with a saturated ρ7 and a dark visible (ρ1, ρ4 < 0.2) skips R76 > 1.6 (its true
+ρ7 is unknown) but must still pass the contextual test.
+
 Confidence classes: high (3) = Schroeder unambiguous and HOTMAP agree, or Schroeder's
 saturation branch (eq. 2); nominal (2) = any other Schroeder fire (unambiguous or a candidate
 confirmed by the contextual test); low (1) = HOTMAP only.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -69,6 +82,14 @@ def hotmap(r5: np.ndarray, r6: np.ndarray, r7: np.ndarray) -> np.ndarray:
     return np.asarray(hot)
 
 
+def _saturated(scene: Scene, role: str, values: np.ndarray) -> np.ndarray:
+    """Pixels at (>= 99.5 % of) the band's saturation reflectance, if the scene gives one."""
+    limits = scene.metadata.get("saturation")
+    if not isinstance(limits, Mapping) or role not in limits:
+        return np.zeros(values.shape, dtype=bool)
+    return np.asarray(values >= 0.995 * float(limits[role]))
+
+
 def detect_landsat(scene: Scene) -> FireResult:
     """Schroeder et al. (2016) + HOTMAP fire classes for a Landsat OLI/ETM+ scene.
 
@@ -80,12 +101,15 @@ def detect_landsat(scene: Scene) -> FireResult:
     valid = np.isfinite(r1) & np.isfinite(r2) & np.isfinite(r3) & np.isfinite(r4)
     valid &= np.isfinite(r5) & np.isfinite(r6) & np.isfinite(r7)
 
+    sat6, sat7 = _saturated(scene, "swir1", r6), _saturated(scene, "swir2", r7)
     r75, r76 = safe_ratio(r7, r5), safe_ratio(r7, r6)
     d75 = r7 - r5
     unamb_1 = valid & (r75 > 2.5) & (d75 > 0.3) & (r7 > 0.5)
-    unamb_2 = valid & (r6 > 0.8) & (r1 < 0.2) & ((r5 > 0.4) | (r7 < 0.1))
+    eq2 = (r6 > 0.8) & ((r5 > 0.4) | (r7 < 0.1))
+    unamb_2 = valid & (r1 < 0.2) & (eq2 | (sat6 & sat7 & (r4 < 0.2)))
     unamb = unamb_1 | unamb_2
-    candidate = valid & ~unamb & (r75 > 1.8) & (d75 > 0.17) & (r76 > 1.6)
+    dark_visible = (r1 < 0.2) & (r4 < 0.2)
+    candidate = valid & ~unamb & (r75 > 1.8) & (d75 > 0.17) & ((r76 > 1.6) | (sat7 & dark_visible))
 
     water = valid & water_mask(r1, r2, r3, r4, r5, r6, r7)
     clouds = cloud_mask(scene)

@@ -57,7 +57,7 @@ COVER_CODES: Mapping[str, int] = {name: i + 1 for i, name in enumerate(SPECTRA)}
 
 #: Smallest fire area (m²) detected in >= 90 % of random placements on this background,
 #: by temperature (K), measured with ``scripts/bench_detection_limit.py`` (docs/detection.md).
-DETECTION_LIMIT_M2: Mapping[int, float] = {800: 2.0, 1000: 0.5, 1200: 0.2}
+DETECTION_LIMIT_M2: Mapping[int, float] = {800: 1.78, 1000: 0.56, 1200: 0.18}
 
 PIXEL_M = 20.0
 #: Upper-left corner (EPSG:32648) on the 20 m grid, ~106.05 E 20.78 N.
@@ -177,6 +177,7 @@ def make_demo_scene(
     decoys: list[tuple[str, int, int, int, int]] = []
 
     def paint(kind: str, r0: int, c0: int, r1: int, c1: int, mask: np.ndarray | None = None) -> None:
+        r1, c1 = min(r1, n), min(c1, n)
         sl = (slice(r0, r1), slice(c0, c1))
         m = np.ones((r1 - r0, c1 - c0), bool) if mask is None else mask[sl]
         for i, role in enumerate(ROLES):
