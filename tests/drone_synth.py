@@ -75,10 +75,16 @@ def enu_of(lon: np.ndarray, lat: np.ndarray, h: np.ndarray, origin: tuple[float,
     return np.stack(t.transform(np.atleast_1d(lon), np.atleast_1d(lat), np.atleast_1d(h)), -1)
 
 
-def project_markers(spec: ShotSpec, markers_lonlat: np.ndarray, ground_h: float) -> tuple[np.ndarray, np.ndarray]:
+def project_markers(
+    spec: ShotSpec, markers_lonlat: np.ndarray, ground_h: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Pixel (u, v) of ground markers (lon, lat at ellipsoidal height ``ground_h``)."""
-    p = enu_of(markers_lonlat[:, 0], markers_lonlat[:, 1], np.full(len(markers_lonlat), ground_h),
-               (spec.lon, spec.lat, spec.abs_alt))
+    p = enu_of(
+        markers_lonlat[:, 0],
+        markers_lonlat[:, 1],
+        np.full(len(markers_lonlat), ground_h),
+        (spec.lon, spec.lat, spec.abs_alt),
+    )
     psi, th = math.radians(spec.yaw), math.radians(spec.pitch)
     fwd = np.array([math.sin(psi) * math.cos(th), math.cos(psi) * math.cos(th), math.sin(th)])
     right = np.array([math.cos(psi), -math.sin(psi), 0.0])
@@ -89,7 +95,9 @@ def project_markers(spec: ShotSpec, markers_lonlat: np.ndarray, ground_h: float)
     return u, v
 
 
-def render(spec: ShotSpec, uv: tuple[np.ndarray, np.ndarray], radius: float = 6.0, seed: int = 0) -> np.ndarray:
+def render(
+    spec: ShotSpec, uv: tuple[np.ndarray, np.ndarray], radius: float = 6.0, seed: int = 0
+) -> np.ndarray:
     """Grey-green textured ground with orange disks centred on ``uv`` (pixel-corner origin)."""
     rng = np.random.default_rng(seed)
     img = np.empty((spec.height, spec.width, 3), np.uint8)
@@ -107,8 +115,13 @@ def render(spec: ShotSpec, uv: tuple[np.ndarray, np.ndarray], radius: float = 6.
     return img
 
 
-def write_photo(path: Path, spec: ShotSpec, rgb: np.ndarray | None = None, quality: int = 95,
-                extra_xmp: dict[str, object] | None = None) -> Path:
+def write_photo(
+    path: Path,
+    spec: ShotSpec,
+    rgb: np.ndarray | None = None,
+    quality: int = 95,
+    extra_xmp: dict[str, object] | None = None,
+) -> Path:
     """Save a JPEG with EXIF (GPS IFD, make/model, time, focal length) and DJI XMP."""
     if rgb is None:
         rgb = np.full((spec.height, spec.width, 3), 90, np.uint8)
@@ -121,20 +134,36 @@ def write_photo(path: Path, spec: ShotSpec, rgb: np.ndarray | None = None, quali
         exif.get_ifd(0x8769)[36867] = spec.time.strftime("%Y:%m:%d %H:%M:%S")
     if spec.exif_gps:
         gps = exif.get_ifd(0x8825)
-        gps.update({0: b"\x02\x03\x00\x00", 1: "N" if spec.lat >= 0 else "S", 2: _dms(spec.lat),
-                    3: "E" if spec.lon >= 0 else "W", 4: _dms(spec.lon), 5: b"\x00", 6: float(spec.abs_alt)})
+        gps.update(
+            {
+                0: b"\x02\x03\x00\x00",
+                1: "N" if spec.lat >= 0 else "S",
+                2: _dms(spec.lat),
+                3: "E" if spec.lon >= 0 else "W",
+                4: _dms(spec.lon),
+                5: b"\x00",
+                6: float(spec.abs_alt),
+            }
+        )
     attrs: dict[str, object] = {"AbsoluteAltitude": f"{spec.abs_alt:+.2f}"}
     if spec.rel_alt is not None:
         attrs["RelativeAltitude"] = f"{spec.rel_alt:+.2f}"
     if spec.xmp_gps:
         attrs["GpsLatitude"] = f"{spec.lat:.9f}"
         attrs["GpsLongtitude"] = f"{spec.lon:.9f}"
-    attrs.update({"GimbalRollDegree": "+0.00", "GimbalYawDegree": f"{spec.yaw:+.2f}",
-                  "GimbalPitchDegree": f"{spec.pitch:+.2f}", "FlightRollDegree": "+1.50",
-                  "FlightYawDegree": f"{spec.yaw + 3.0:+.2f}", "FlightPitchDegree": "-4.00",
-                  "CalibratedFocalLength": f"{spec.focal_px:.6f}",
-                  "CalibratedOpticalCenterX": f"{spec.width / 2:.6f}",
-                  "CalibratedOpticalCenterY": f"{spec.height / 2:.6f}"})
+    attrs.update(
+        {
+            "GimbalRollDegree": "+0.00",
+            "GimbalYawDegree": f"{spec.yaw:+.2f}",
+            "GimbalPitchDegree": f"{spec.pitch:+.2f}",
+            "FlightRollDegree": "+1.50",
+            "FlightYawDegree": f"{spec.yaw + 3.0:+.2f}",
+            "FlightPitchDegree": "-4.00",
+            "CalibratedFocalLength": f"{spec.focal_px:.6f}",
+            "CalibratedOpticalCenterX": f"{spec.width / 2:.6f}",
+            "CalibratedOpticalCenterY": f"{spec.height / 2:.6f}",
+        }
+    )
     attrs.update(extra_xmp or {})
     import io
 

@@ -27,7 +27,9 @@ P4_INTR = Intrinsics(1368, 912, 914.255, 912.655, 682.99, 461.78, -0.267, 0.112,
 PLAIN = Intrinsics(4000, 3000, 2800.0, 2800.0, 2000.0, 1500.0)
 
 
-def cam(yaw: float = 0.0, pitch: float = -90.0, roll: float = 0.0, z: float = 60.0, intr: Intrinsics = PLAIN) -> Camera:
+def cam(
+    yaw: float = 0.0, pitch: float = -90.0, roll: float = 0.0, z: float = 60.0, intr: Intrinsics = PLAIN
+) -> Camera:
     return Camera(intr, Pose(500_000.0, 2_300_000.0, z, yaw, pitch, roll, "EPSG:32648"))
 
 
@@ -71,7 +73,9 @@ def test_distortion_round_trip(xn: float, yn: float) -> None:
     roll=st.floats(-5.0, 5.0),
     z=st.floats(20.0, 300.0),
 )
-def test_pixel_ground_pixel_round_trip(u: float, v: float, yaw: float, pitch: float, roll: float, z: float) -> None:
+def test_pixel_ground_pixel_round_trip(
+    u: float, v: float, yaw: float, pitch: float, roll: float, z: float
+) -> None:
     c = cam(yaw, pitch, roll, z, P4_INTR)
     pts, hit = c.pixel_to_ground(np.array([u]), np.array([v]), FlatGround(0.0), max_range=1e5)
     if not hit[0]:
@@ -88,6 +92,7 @@ def test_nadir_footprint_is_the_expected_rectangle() -> None:
     assert poly.area == pytest.approx((4000 * 60 / 2800) * (3000 * 60 / 2800), rel=1e-6)
     minx, miny, maxx, maxy = poly.bounds
     assert maxx - minx == pytest.approx(4000 * 60 / 2800)  # image width runs east at yaw 0
+    assert maxy - miny == pytest.approx(3000 * 60 / 2800)
 
 
 def test_oblique_footprint_is_clipped_above_the_horizon() -> None:

@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import shapely
 from shapely.geometry import Polygon
-from shapely.ops import transform as shp_transform
 
 from burnwatch.errors import InputError
 from burnwatch.georef.camera import (
@@ -118,7 +118,8 @@ def to_wgs84(geom: Polygon, crs: str) -> Polygon:
     from pyproj import Transformer
 
     t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    return shp_transform(lambda x, y, z=None: t.transform(x, y), geom)
+    out: Polygon = shapely.transform(geom, lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1])))
+    return out
 
 
 @dataclass

@@ -1,0 +1,263 @@
+"""Flight ingest end to end on generated photos with a known pose and a fake detector."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from drone_synth import (
+    ShotSpec,
+    geodesic_m,
+    offset_lonlat,
+    orange_factory,
+    project_markers,
+    render,
+    write_photo,
+)
+from shapely.geometry import Point
+
+from burnwatch.errors import ConflictError, InputError
+from burnwatch.flights import ingest_flight
+from burnwatch.publish.vector import read_hotspots
+
+LON0, LAT0 = 105.85, 21.03  # Hanoi: 0.85 deg east of UTM 48N's central meridian
+TAKEOFF = 12.0  # ground height (m) in the GNSS datum
+MARKERS_EN = [(0.0, 0.0), (12.0, 7.0), (-18.0, 10.0), (20.0, -12.0), (-9.0, -14.0)]
+
+
+def _flight(folder: Path, shots: list[ShotSpec], markers: np.ndarray) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, spec in enumerate(shots):
+        uv = project_markers(spec, markers, TAKEOFF)
+        paths.append(write_photo(folder / f"DJI_{i:04d}.JPG", spec, render(spec, uv, seed=i)))
+    return paths
+
+
+def _markers(centre_lon: float, centre_lat: float) -> np.ndarray:
+    return np.array([offset_lonlat(centre_lon, centre_lat, e, n) for e, n in MARKERS_EN])
+
+
+def _errors(hotspots: list, markers: np.ndarray) -> list[float]:
+    errs = []
+    for h in hotspots:
+        errs.append(min(geodesic_m(h.lon, h.lat, lo, la) for lo, la in markers))
+    return errs
+
+
+@pytest.mark.parametrize(
+    ("pitch", "yaw", "back_m"),
+    [(-90.0, 30.0, 0.0), (-60.0, 120.0, 60.0 / np.tan(np.radians(60.0)))],
+    ids=["nadir", "oblique"],
+)
+def test_known_pose_flight_is_placed_within_half_a_metre(
+    tmp_path: Path, pitch: float, yaw: float, back_m: float
+) -> None:
+    markers = _markers(LON0, LAT0)
+    # camera 60 m above the take-off point, set back so the markers are in the image centre
+    yaw_r = np.radians(yaw)
+    shots = []
+    for k, (de, dn) in enumerate([(0.0, 0.0), (4.0, -3.0)]):
+        lon, lat = offset_lonlat(LON0, LAT0, de - back_m * np.sin(yaw_r), dn - back_m * np.cos(yaw_r))
+        shots.append(
+            ShotSpec(lon, lat, TAKEOFF + 60.0, 60.0, yaw, pitch, time=datetime(2026, 3, 1, 9, 30, k))
+        )
+    _flight(tmp_path / "in", shots, markers)
+    calls: list[tuple[int, int, str]] = []
+    res = ingest_flight(
+        tmp_path / "in",
+        tmp_path / "out",
+        detector_factory=orange_factory,
+        workers=1,
+        progress=lambda d, t, n: calls.append((d, t, n)),
+    )
+    assert [c[:2] for c in calls] == [(1, 2), (2, 2)]
+    assert res.ok_photos == 2 and res.crs == "EPSG:32648"
+    assert len(res.hotspots) == 2 * len(MARKERS_EN)
+    errs = _errors(res.hotspots, markers)
+    assert max(errs) < 0.5, errs
+    h = res.hotspots[0]
+    assert h.source == "drone" and h.algorithm == "yolo-fire-smoke" and h.kind == "fire"
+    assert h.attributes["flight_id"] == res.flight_id and h.sensor == "FC6310"
+    assert h.uncertainty_m is not None and 2.0 < h.uncertainty_m < 20.0
+    assert h.footprint.contains(Point(h.lon, h.lat))
+    # the files the hotspot database reads back
+    back = read_hotspots(tmp_path / "out" / "hotspots.geojson")
+    assert len(back) == len(res.hotspots)
+    import geopandas as gpd
+
+    for layer, n in (("track", 1), ("footprints", 2), ("detections", 10), ("detection_points", 10)):
+        gdf = gpd.read_file(tmp_path / "out" / "flight.gpkg", layer=layer)
+        assert len(gdf) == n and (gdf["flight_id"] == res.flight_id).all()
+        assert len(gpd.read_file(tmp_path / "out" / f"{layer}.geojson")) == n
+    fp = gpd.read_file(tmp_path / "out" / "footprints.geojson")
+    assert fp.geometry.iloc[0].contains(Point(*markers[0]))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["flight_id"] == res.flight_id
+    assert all(f["seconds"] > 0 for f in report["files"] if f["status"] == "ok")
+    assert len(list((tmp_path / "out" / "thumbnails").glob("*.jpg"))) == 2
+
+
+def _good_spec(i: int) -> ShotSpec:
+    lon, lat = offset_lonlat(LON0, LAT0, 5.0 * i, 0.0)
+    return ShotSpec(lon, lat, TAKEOFF + 60.0, 60.0, 0.0, -90.0, time=datetime(2026, 3, 1, 9, 0, i))
+
+
+def test_bad_files_get_messages_and_do_not_stop_the_flight(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    markers = _markers(LON0, LAT0)
+    good = _flight(src, [_good_spec(0), _good_spec(1)], markers)
+    (src / "notes.jpg").write_text("this is not a photo")
+    data = good[0].read_bytes()
+    (src / "cut.jpg").write_bytes(data[: len(data) // 2])
+    nogps = _good_spec(2)
+    nogps.exif_gps = nogps.xmp_gps = False
+    write_photo(src / "nogps.jpg", nogps)
+    high = _good_spec(3)
+    high.rel_alt = 4200.0
+    write_photo(src / "high.jpg", high)
+    # a valid JPEG whose header claims 60000 x 60000 pixels
+    bomb = bytearray(good[1].read_bytes())
+    sof = bomb.index(b"\xff\xc0")
+    bomb[sof + 5 : sof + 9] = (60000).to_bytes(2, "big") * 2
+    (src / "bomb.jpg").write_bytes(bytes(bomb))
+    (src / "copy.jpg").write_bytes(data)  # same bytes as DJI_0000
+    same_pose = _good_spec(0)  # same time and position, different pixels
+    write_photo(
+        src / "again.jpg", same_pose, render(same_pose, project_markers(same_pose, markers, TAKEOFF), seed=9)
+    )
+    (src / "readme.txt").write_text("flight notes")
+
+    res = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=1)
+    by = {f.name: f for f in res.files}
+    expect = {
+        "notes.jpg": ("error", "not an image"),
+        "cut.jpg": ("error", "truncated"),
+        "nogps.jpg": ("error", "no GPS position"),
+        "high.jpg": ("error", "absurd altitude"),
+        "bomb.jpg": ("error", "decompression bomb"),
+        "copy.jpg": ("duplicate", "same sha256"),
+        "again.jpg": ("duplicate", "same timestamp and position"),
+        "readme.txt": ("ignored", "not a photo"),
+    }
+    for name, (status, text) in expect.items():
+        assert by[name].status == status, (name, by[name])
+        assert any(text in m and name in m for m in by[name].messages), (name, by[name].messages)
+    assert by["DJI_0000.JPG"].status == "ok" and by["DJI_0001.JPG"].status == "ok"
+    assert len(res.hotspots) == 2 * len(MARKERS_EN)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert {f["name"]: f["status"] for f in report["files"]}["bomb.jpg"] == "error"
+
+
+def test_reingest_adds_nothing_twice_and_other_flights_are_refused(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _flight(src, [_good_spec(0), _good_spec(1)], _markers(LON0, LAT0))
+    first = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0)
+    again = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0)
+    assert first.flight_id == again.flight_id
+    assert len(read_hotspots(tmp_path / "out" / "hotspots.geojson")) == len(first.hotspots) == 10
+    import geopandas as gpd
+
+    assert len(gpd.read_file(tmp_path / "out" / "flight.gpkg", layer="detections")) == 10
+    assert {h.natural_key for h in first.hotspots} == {h.natural_key for h in again.hotspots}
+    other = tmp_path / "other"
+    _flight(other, [_good_spec(5)], _markers(LON0, LAT0))
+    with pytest.raises(ConflictError, match=first.flight_id):
+        ingest_flight(other, tmp_path / "out", detector_factory=None, workers=0)
+
+
+def test_zip_flight_and_traversal_refused(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    photos = _flight(src, [_good_spec(0), _good_spec(1)], _markers(LON0, LAT0))
+    ok_zip = tmp_path / "flight.zip"
+    with zipfile.ZipFile(ok_zip, "w") as zf:
+        for p in photos:
+            zf.write(p, f"DCIM/100MEDIA/{p.name}")
+    res = ingest_flight(ok_zip, tmp_path / "out", detector_factory=None, workers=0)
+    assert res.ok_photos == 2 and not res.hotspots
+    bad_zip = tmp_path / "evil.zip"
+    with zipfile.ZipFile(bad_zip, "w") as zf:
+        zf.write(photos[0], photos[0].name)
+        zf.writestr("../../escaped.jpg", b"x")
+    with pytest.raises(InputError, match="path traversal"):
+        ingest_flight(bad_zip, tmp_path / "out2", detector_factory=None, workers=0)
+    assert not (tmp_path / "escaped.jpg").exists() and not (tmp_path / "out2" / ".." / "escaped.jpg").exists()
+
+
+def test_cli_drone_ingest(tmp_path: Path) -> None:
+    from burnwatch.cli.main import cli
+
+    src = tmp_path / "in"
+    _flight(src, [_good_spec(0), _good_spec(1)], _markers(LON0, LAT0))
+    runner = CliRunner()
+    assert "--dsm" in runner.invoke(cli, ["drone", "ingest", "--help"]).output
+    out = runner.invoke(
+        cli,
+        ["drone", "ingest", str(src), "--out", str(tmp_path / "o"), "--detector", "none", "--workers", "0"],
+    )
+    assert out.exit_code == 0, out.output
+    assert "2 ok" in out.output and (tmp_path / "o" / "report.json").exists()
+    bad = runner.invoke(cli, ["drone", "ingest", str(src / "DJI_0000.JPG"), "--out", str(tmp_path / "o2")])
+    assert bad.exit_code == 2 and "folder or a .zip" in bad.output
+
+
+def _weights_present() -> bool:
+    root = Path(__file__).resolve().parents[1] / "models"
+    return root.is_dir() and any(root.rglob("*.onnx"))
+
+
+@pytest.mark.skipif(not _weights_present(), reason="no shipped detector weights under models/ yet")
+def test_real_detector_on_a_photo(tmp_path: Path) -> None:
+    from burnwatch.flights.ingest import default_detector_factory
+
+    src = tmp_path / "in"
+    _flight(src, [_good_spec(0)], _markers(LON0, LAT0))
+    res = ingest_flight(src, tmp_path / "out", detector_factory=default_detector_factory, workers=1)
+    assert res.ok_photos == 1, [f.messages for f in res.files]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["files"][0]["seconds"] > 0
+
+
+@pytest.mark.slow
+def test_twenty_full_size_photos_with_progress(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    markers = _markers(LON0, LAT0)
+    base = np.full((3000, 4000, 3), 95, np.uint8)
+    for i in range(20):
+        lon, lat = offset_lonlat(LON0, LAT0, 0.0, -10.0 + i)
+        spec = ShotSpec(
+            lon,
+            lat,
+            TAKEOFF + 60.0,
+            60.0,
+            0.0,
+            -90.0,
+            width=4000,
+            height=3000,
+            focal_px=2800.0,
+            time=datetime(2026, 3, 1, 9, 0, i),
+        )
+        img = base.copy()
+        u, v = project_markers(spec, markers, TAKEOFF)
+        for uu, vv in zip(u, v, strict=True):
+            img[int(vv) - 8 : int(vv) + 8, int(uu) - 8 : int(uu) + 8] = (255, 140, 0)
+        write_photo(src / f"DJI_{i:04d}.JPG", spec, img, quality=70)
+    calls: list[tuple[int, int, str]] = []
+    res = ingest_flight(
+        src,
+        tmp_path / "out",
+        detector_factory=orange_factory,
+        workers=2,
+        progress=lambda d, t, n: calls.append((d, t, n)),
+    )
+    assert [c[0] for c in calls] == list(range(1, 21)) and all(c[1] == 20 for c in calls)
+    assert res.ok_photos == 20 and len(res.hotspots) == 20 * len(MARKERS_EN)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert all(f["seconds"] > 0 for f in report["files"])
+    assert max(_errors(res.hotspots, markers)) < 0.5
