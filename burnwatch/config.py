@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     incident_distance_m: float = Field(default=1000.0, gt=0.0)
     incident_window_h: float = Field(default=24.0, gt=0.0)
 
+    # administrative attribution (boundaries files are user-supplied; none ship with burnwatch)
+    admin_provinces_file: Path | None = Field(default=None, description="province polygons, GeoJSON/GPKG/SHP")
+    admin_province_field: str = "name"
+    admin_province_code_field: str | None = None
+    admin_communes_files: list[Path] = Field(default_factory=list, description="commune polygons, JSON list")
+    admin_commune_field: str = "name"
+    admin_commune_code_field: str | None = None
+
 
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment plus ``overrides``; raise ConfigError if invalid."""
