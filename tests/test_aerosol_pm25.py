@@ -48,11 +48,11 @@ def test_airnow_reader_converts_local_time_to_utc_and_drops_missing(tmp_path: Pa
 def test_airnow_reader_rejects_bad_files(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    with pytest.raises(CorruptFileError, match="bad.csv: not an AirNow export"):
+    with pytest.raises(CorruptFileError, match=r"bad\.csv: not an AirNow export"):
         read_airnow_csv(bad)
     broken = tmp_path / "broken.csv"
     broken.write_text(HEADER + _airnow_row("yesterday", 3.0))
-    with pytest.raises(InputError, match="broken.csv: line 2"):
+    with pytest.raises(InputError, match=r"broken\.csv: line 2"):
         read_airnow_csv(broken)
 
 
@@ -85,7 +85,7 @@ def test_generic_monitor_csv(tmp_path: Path) -> None:
     assert str(series["HY2"].times[0]) == "2024-01-05T03:00:00"
     bad = tmp_path / "bad.csv"
     bad.write_text("station_id,lat,lon,time,pm25\nHN1,abc,105,2024-01-01T00:00:00,3\n")
-    with pytest.raises(InputError, match="bad.csv: line 2"):
+    with pytest.raises(InputError, match=r"bad\.csv: line 2"):
         read_monitor_csv(bad)
 
 
@@ -142,7 +142,7 @@ def test_time_blocks_are_contiguous() -> None:
 def test_model_file_errors(tmp_path: Path) -> None:
     p = tmp_path / "x.json"
     p.write_text('{"format": "other"}')
-    with pytest.raises(CorruptFileError, match="x.json"):
+    with pytest.raises(CorruptFileError, match=r"x\.json"):
         CalibrationModel.load(p)
     with pytest.raises(InputError, match="relative humidity"):
         CalibrationModel(("ln_aod", "f_rh"), 1.0, (1.0, 0.1), 1.0).predict(0.3, np.datetime64("2022-01-01"))

@@ -29,9 +29,9 @@ from datetime import datetime
 from typing import Protocol
 
 import numpy as np
+import shapely
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shp_transform
 from shapely.ops import unary_union
 
 from burnwatch.aerosol.grid import AerosolGrid
@@ -203,7 +203,7 @@ def attribute_smoke(
             for r, c in zip(rows, cols, strict=True)
         ]
         native = unary_union(cells)
-        poly = shp_transform(lambda x, y, z=None: inv.transform(x, y), native)  # type: ignore[attr-defined]
+        poly = shapely.transform(native, lambda xy: np.column_stack(inv.transform(xy[:, 0], xy[:, 1])))  # type: ignore[attr-defined]
         pm_excess = None
         if model is not None and grid.quantity == "aod550":
             t = np.datetime64(grid.time.replace(tzinfo=None), "s")
