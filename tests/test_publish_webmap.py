@@ -253,3 +253,18 @@ def test_recorder_sees_and_blocks_remote_requests(tmp_path: Path, open_recorded)
     assert log.remote_requests() == ["https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"]
     assert page.evaluate("typeof L") == "undefined"
     assert log.failed  # aborted, never fetched
+
+
+def test_overlay_file_names_do_not_clash(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    a, b = _overlays()
+    b = replace(b, filename=a.filename)  # two overlays asking for the same file
+    sub = replace(a, filename="scenes/ql.png")  # a sub-folder path is kept relative
+    out = hotspot_map([], tmp_path / "index.html", [a, b, sub])
+    text = out.read_text(encoding="utf-8")
+    assert (tmp_path / a.filename).read_bytes() == a.png
+    second = a.filename.replace(".png", "_1.png")
+    assert (tmp_path / second).read_bytes() == b.png and f'"{second}"' in text
+    assert (tmp_path / "scenes" / "ql.png").read_bytes() == a.png and '"scenes/ql.png"' in text
+    assert find_remote_references(out) == []

@@ -192,8 +192,9 @@ def hotspot_map(
     if tile_url:
         folium.TileLayer(tiles=tile_url, attr=tile_attribution, name="Basemap", overlay=False).add_to(fmap)
 
+    used: set[str] = set()
     for i, ov in enumerate(overlays):
-        _add_overlay(fmap, ov, i, out_dir, embed_images)
+        _add_overlay(fmap, ov, i, out_dir, embed_images, used)
 
     if show_footprints and hotspots:
         _add_footprints(fmap, hotspots)
@@ -238,7 +239,9 @@ def hotspot_map(
     return out_html
 
 
-def _add_overlay(fmap: Any, ov: Overlay, index: int, out_dir: Path, embed: bool) -> None:
+def _add_overlay(fmap: Any, ov: Overlay, index: int, out_dir: Path, embed: bool, used: set[str]) -> None:
+    """Add one image overlay; its PNG goes to ``out_dir/<ov.filename>`` (a relative path, may
+    name a sub-folder) unless embedded. Clashing file names get the overlay's index appended."""
     import base64
 
     import folium
@@ -251,6 +254,10 @@ def _add_overlay(fmap: Any, ov: Overlay, index: int, out_dir: Path, embed: bool)
     )
     if not embed:
         filename = ov.filename or f"overlay_{index}.png"
+        if filename in used:
+            stem, dot, ext = filename.rpartition(".")
+            filename = f"{stem}_{index}.{ext}" if dot else f"{filename}_{index}"
+        used.add(filename)
         ov.write(out_dir / filename)
         layer.url = filename  # relative to the HTML
     layer.add_to(fmap)
