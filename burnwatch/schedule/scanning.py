@@ -1,0 +1,134 @@
+"""Scanning one pass: fetch the pass's data, detect, write the pass's hotspot file.
+
+* Satellite passes: the day's scene from Sentinel Hub (:class:`SentinelHubSource`), in tiles
+  when the watch area is larger than the Process API allows in one request
+  (:func:`tile_aoi`), each run through :func:`burnwatch.pipeline.process_scene`.
+* FIRMS passes: the slot's hotspots from the FIRMS area API (:class:`FirmsClient`).
+
+Outputs go to ``<out_dir>/<area>/<source>/<pass id>[/gen-<n>]/``: ``hotspots.geojson`` (the
+team's hotspot file schema, :func:`burnwatch.publish.vector.write_hotspots`) and the scene
+COGs/overlays. Nothing here touches the database: the runner ingests.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from burnwatch.config import Settings
+from burnwatch.errors import BurnwatchError, SourceError
+from burnwatch.schedule.config import Schedule
+from burnwatch.schedule.passes import Pass
+from burnwatch.types import AOI, Hotspot
+
+log = logging.getLogger(__name__)
+
+#: Sentinel Hub Process API: at most this many pixels per side in one request (keep a margin).
+MAX_SIDE_PX = 2400
+
+
+@dataclass
+class PassOutput:
+    """What scanning one pass produced (hotspots before ingest)."""
+
+    hotspots: list[Hotspot]
+    scenes: int = 0
+    errors: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120]
+
+
+def pass_dir(out_dir: Path, p: Pass, generation: int = 0) -> Path:
+    d = Path(out_dir) / safe_name(p.area) / p.source / safe_name(p.pass_id)
+    return d / f"gen-{generation}" if generation else d
+
+
+def tile_aoi(aoi: AOI, resolution_m: float, max_side_px: int = MAX_SIDE_PX) -> list[AOI]:
+    """Split ``aoi`` into a grid of WGS84 boxes no wider/taller than ``max_side_px`` pixels of
+    ``resolution_m`` metres (approximate metres per degree at the AOI's latitude), clipped
+    to the area; tiles that miss the area are dropped. One tile when it already fits."""
+    from shapely.geometry import box
+
+    minx, miny, maxx, maxy = aoi.bbox
+    lat = math.radians((miny + maxy) / 2.0)
+    width_m = (maxx - minx) * 111_320.0 * math.cos(lat)
+    height_m = (maxy - miny) * 110_574.0
+    limit_m = max_side_px * resolution_m * 0.95  # UTM bounds are a bit larger than the lon/lat box
+    nx, ny = max(1, math.ceil(width_m / limit_m)), max(1, math.ceil(height_m / limit_m))
+    if nx == ny == 1:
+        return [aoi]
+    tiles = []
+    dx, dy = (maxx - minx) / nx, (maxy - miny) / ny
+    for j in range(ny):
+        for i in range(nx):
+            cell = box(minx + i * dx, miny + j * dy, minx + (i + 1) * dx, miny + (j + 1) * dy)
+            part = aoi.geometry.intersection(cell)
+            if not part.is_empty and part.area > 0:
+                tiles.append(AOI(part.envelope, f"{aoi.name}-t{j}-{i}"))
+    return tiles
+
+
+def scan_pass(
+    schedule: Schedule, p: Pass, aoi: AOI, out_dir: Path, settings: Settings, generation: int = 0
+) -> PassOutput:
+    """Fetch and detect one pass; raise a :class:`BurnwatchError` when any part of it could
+    not be fetched (the runner then retries the pass with backoff)."""
+    from burnwatch.publish.vector import write_hotspots
+
+    target = pass_dir(out_dir, p, generation)
+    target.mkdir(parents=True, exist_ok=True)
+    last = p.end - timedelta(microseconds=1)  # the sources take an inclusive end
+    if p.source == "firms":
+        from burnwatch.sources.firms import FirmsClient
+
+        spec = schedule.sources.firms
+        assert spec is not None
+        client = FirmsClient(settings, source=spec.product)
+        result = PassOutput(client.hotspots(aoi, p.start, last))
+        result.errors += [str(e) for e in client.errors]
+    else:
+        result = _scan_satellite(schedule, p, aoi, target, settings, last)
+    path = write_hotspots(result.hotspots, target / "hotspots.geojson")
+    result.outputs["hotspots_geojson"] = str(path)
+    return result
+
+
+def _scan_satellite(
+    schedule: Schedule, p: Pass, aoi: AOI, target: Path, settings: Settings, last: object
+) -> PassOutput:
+    from datetime import datetime
+
+    from burnwatch.pipeline import ScanOptions, process_scene
+    from burnwatch.sources.sentinelhub import SentinelHubSource
+
+    spec = schedule.sources.sentinel2 if p.source == "sentinel2" else schedule.sources.landsat
+    assert spec is not None and isinstance(last, datetime)
+    options = ScanOptions(min_confidence=schedule.min_confidence, quicklook="false")
+    result = PassOutput([])
+    tiles = tile_aoi(aoi, spec.resolution_m)
+    for tile in tiles:
+        source = SentinelHubSource(
+            spec.collection, settings, resolution_m=spec.resolution_m, max_cloud=spec.max_cloud
+        )
+        try:
+            for scene in source.scenes(tile, p.start, last):
+                product = process_scene(scene, target, options)
+                result.hotspots.extend(product.hotspots)
+                result.scenes += 1
+                result.outputs[f"fire_cog:{scene.scene_id}"] = str(product.fire_cog)
+        except BurnwatchError as exc:
+            result.errors.append(f"{tile.name}: {exc.message}")
+            log.error("pass %s %s tile %s: %s", p.area, p.pass_id, tile.name, exc.message)
+        result.errors += [f"{tile.name}: {e}" for e in source.errors]
+    if result.errors or result.scenes == 0:
+        # Retry the whole pass: tiles that worked come from the request cache and their
+        # hotspots are de-duplicated on ingest, so nothing is stored twice.
+        problems = "; ".join(result.errors) or "the catalog listed it but no scene came back"
+        raise SourceError(f"{p.area} {p.pass_id}: {len(tiles)} tile(s), {problems}")
+    return result
