@@ -208,7 +208,7 @@ def test_cli_drone_ingest(tmp_path: Path) -> None:
 
 def _weights_present() -> bool:
     root = Path(__file__).resolve().parents[1] / "models"
-    return root.is_dir() and any(root.rglob("*.onnx"))
+    return (root / "manifest.json").is_file() and any(root.glob("*.onnx"))
 
 
 @pytest.mark.skipif(not _weights_present(), reason="no shipped detector weights under models/ yet")
