@@ -1,0 +1,118 @@
+"""Read what ``burnwatch ingest`` is given into hotspots plus provenance.
+
+Accepted inputs (``kind="auto"`` guesses from the path):
+
+* a FIRMS CSV export (``.csv``/``.txt``, MODIS or VIIRS layout) -> kind ``firms``;
+* a hotspot file written by :func:`burnwatch.publish.vector.write_hotspots`
+  (``.geojson``/``.gpkg``) -> ``flight`` when its hotspots come from a drone, else ``scan``;
+* a scan or drone-flight output directory holding ``hotspots.geojson`` (or ``.gpkg``) and
+  optionally ``manifest.json`` (parameters, software versions, input hashes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from burnwatch import __version__
+from burnwatch.errors import InputError
+from burnwatch.incidents.evidence import sha256_file
+from burnwatch.store.ingest import ScanRecord
+from burnwatch.types import Hotspot
+
+log = logging.getLogger(__name__)
+
+KINDS = ("auto", "scan", "firms", "flight")
+HOTSPOT_FILES = ("hotspots.geojson", "hotspots.gpkg")
+MANIFESTS = ("manifest.json", "provenance.json", "run.json")
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    for name in MANIFESTS:
+        path = folder / name
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InputError(f"manifest is not valid JSON: {exc}", path=path) from exc
+            if isinstance(data, dict):
+                return data
+    return {}
+
+
+def _hashes(value: Any) -> dict[str, str]:
+    """Input hashes from a manifest: {name: sha} or [{"path"/"name": .., "sha256": ..}]."""
+    if isinstance(value, dict):
+        return {str(k): str(v.get("sha256", v) if isinstance(v, dict) else v) for k, v in value.items()}
+    if isinstance(value, list):
+        out: dict[str, str] = {}
+        for item in value:
+            if isinstance(item, dict) and "sha256" in item:
+                out[str(item.get("path") or item.get("name") or len(out))] = str(item["sha256"])
+        return out
+    return {}
+
+
+def _guess_kind(hotspots: list[Hotspot]) -> str:
+    sources = {h.source for h in hotspots}
+    if sources == {"firms"}:
+        return "firms"
+    if sources and sources <= {"drone"}:
+        return "flight"
+    return "scan"
+
+
+def read_input(path: str | Path, kind: str = "auto") -> tuple[list[Hotspot], ScanRecord]:
+    """Hotspots and provenance from one input path; InputError naming the path otherwise."""
+    path = Path(path)
+    if kind not in KINDS:
+        raise InputError(f"unknown input kind {kind!r} (use {', '.join(KINDS)})", path=path)
+    if not path.exists():
+        raise InputError("no such file or directory", path=path)
+    manifest: dict[str, Any] = {}
+    if path.is_dir():
+        files = [path / n for n in HOTSPOT_FILES if (path / n).is_file()]
+        if not files:
+            raise InputError(f"no {' or '.join(HOTSPOT_FILES)} in this folder", path=path)
+        data_file = files[0]
+        manifest = _manifest(path)
+    else:
+        data_file = path
+    suffix = data_file.suffix.lower()
+    if kind == "firms" or (kind == "auto" and suffix in (".csv", ".txt")):
+        from burnwatch.sources.firms import read_firms_csv
+
+        errors: list[InputError] = []
+        hotspots = read_firms_csv(data_file, errors=errors)
+        if errors:
+            log.warning("%s: %d malformed rows skipped", data_file, len(errors))
+        if not hotspots and errors:
+            raise InputError(f"no usable FIRMS rows ({errors[0]})", path=data_file)
+        kind = "firms"
+    elif suffix in (".geojson", ".json", ".gpkg"):
+        from burnwatch.publish.vector import read_hotspots
+
+        hotspots = read_hotspots(data_file)
+        if kind == "auto":
+            kind = str(manifest.get("kind") or _guess_kind(hotspots))
+    else:
+        raise InputError("not a FIRMS CSV, hotspot GeoJSON/GeoPackage or scan/flight folder", path=path)
+    sources = sorted({h.source for h in hotspots})
+    hashes = {data_file.name: sha256_file(data_file)}
+    hashes.update(_hashes(manifest.get("inputs") or manifest.get("input_hashes")))
+    versions = {"burnwatch": __version__}
+    mv = manifest.get("software_versions") or manifest.get("versions") or manifest.get("software")
+    if isinstance(mv, dict):
+        versions.update({str(k): str(v) for k, v in mv.items()})
+    params = manifest.get("parameters") or {}
+    record = ScanRecord(
+        kind=kind,
+        source=",".join(sources) or kind,
+        label=str(path),
+        parameters=params if isinstance(params, dict) else {"value": params},
+        software_versions=versions,
+        input_hashes=hashes,
+    )
+    return hotspots, record
