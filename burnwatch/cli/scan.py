@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -143,17 +143,26 @@ def scan(
             raise InputError("--source file needs at least one --file GeoTIFF")
         if not band_map:
             raise InputError("--source file needs --band-map (e.g. s2:B9,B11,B12)")
-        from burnwatch.sources.local import LocalSource
+        from burnwatch.sources.local import LocalSource, read_geotiff
 
-        local = LocalSource(list(files), band_map, sensor=sensor, time=acq_time, sun_zenith=sun_zenith)
-        source_errors = local.errors
-        whole_world = AOI(box(-180, -90, 180, 90), "all")
-        # Local files: no date filter unless asked for, so a file with no date tag still scans.
-        scenes = local.scenes(
-            area or whole_world,
-            start or datetime(1970, 1, 1, tzinfo=timezone.utc),
-            end or datetime(2100, 1, 1, tzinfo=timezone.utc),
-        )
+        if area is not None or start is not None or end is not None:
+            local = LocalSource(list(files), band_map, sensor=sensor, time=acq_time, sun_zenith=sun_zenith)
+            source_errors = local.errors
+            scenes = local.scenes(
+                area or AOI(box(-180, -90, 180, 90), "world"),
+                start or datetime(1970, 1, 1, tzinfo=timezone.utc),
+                end or datetime(2100, 1, 1, tzinfo=timezone.utc),
+            )
+        else:  # no AOI and no dates: scan every file whole, whatever its date
+
+            def read_all() -> Iterator[Scene]:
+                for f in files:
+                    try:
+                        yield read_geotiff(f, band_map, sensor=sensor, time=acq_time, sun_zenith=sun_zenith)
+                    except BurnwatchError as exc:
+                        source_errors.append(exc)
+
+            scenes = read_all()
         parameters["band_map"] = band_map
     elif source == "firms":
         from burnwatch.sources.firms import FirmsClient, read_firms_csv
@@ -174,10 +183,11 @@ def scan(
             raise InputError(f"--source {source} needs --aoi")
         from burnwatch.sources.sentinelhub import SentinelHubSource
 
-        kwargs: dict[str, object] = {"max_cloud": max_cloud}
-        if resolution:
-            kwargs["resolution_m"] = resolution
-        sh = SentinelHubSource(SH_COLLECTIONS[source], settings=settings, **kwargs)
+        default_res = 30.0 if source == "landsat" else 20.0
+        sh = SentinelHubSource(
+            SH_COLLECTIONS[source], settings, resolution_m=resolution or default_res, max_cloud=max_cloud
+        )
+        source_errors = sh.errors
         scenes = sh.scenes(area, t_start, t_end)
         inputs.append(f"sentinelhub {SH_COLLECTIONS[source]} {area.bbox} {t_start.date()}..{t_end.date()}")
 
