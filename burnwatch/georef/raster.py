@@ -1,7 +1,7 @@
 """Raster georeferencing: pixel <-> CRS <-> WGS84, and fire pixels -> :class:`Hotspot`.
 
-Conventions (rasterio's): ``transform * (col, row)`` gives the *corner* of a pixel in the
-scene CRS; the centre of pixel (row, col) is ``transform * (col + 0.5, row + 0.5)``. All
+Conventions (rasterio's): ``transform @ (col, row)`` gives the *corner* of a pixel in the
+scene CRS; the centre of pixel (row, col) is ``transform @ (col + 0.5, row + 0.5)``. All
 WGS84 coordinates are (lon, lat) order (pyproj ``always_xy=True``).
 """
 
@@ -15,7 +15,6 @@ import numpy as np
 from affine import Affine
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shp_transform
 from shapely.ops import unary_union
 
 from burnwatch.errors import CRSError
@@ -47,13 +46,13 @@ def _transformer(src: str, dst: str) -> Transformer:
 
 def pixel_centre(transform: Affine, row: float, col: float) -> tuple[float, float]:
     """(x, y) in the transform's CRS of the centre of pixel (row, col); fractional ok."""
-    x, y = transform * (col + 0.5, row + 0.5)
+    x, y = transform @ (col + 0.5, row + 0.5)
     return float(x), float(y)
 
 
 def xy_to_pixel(transform: Affine, x: float, y: float) -> tuple[int, int]:
     """(row, col) of the pixel containing CRS point (x, y) (floor of the inverse transform)."""
-    col, row = ~transform * (x, y)
+    col, row = ~transform @ (x, y)
     return math.floor(row), math.floor(col)
 
 
@@ -73,13 +72,20 @@ def lonlat_to_xy(crs: str, lon: float, lat: float) -> tuple[float, float]:
 
 def to_wgs84(geom: BaseGeometry, crs: str) -> BaseGeometry:
     """A shapely geometry from ``crs`` to WGS84 (lon, lat)."""
+    import shapely
+
     tf = _transformer(crs, "EPSG:4326")
-    return shp_transform(lambda x, y, z=None: tf.transform(x, y), geom)
+
+    def project(xy: np.ndarray) -> np.ndarray:
+        lon, lat = tf.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
+
+    return shapely.transform(geom, project)
 
 
 def pixel_polygon(transform: Affine, row: int, col: int) -> Polygon:
     """The square of pixel (row, col) in the transform's CRS."""
-    corners = [transform * (col + dc, row + dr) for dr, dc in ((0, 0), (0, 1), (1, 1), (1, 0))]
+    corners = [transform @ (col + dc, row + dr) for dr, dc in ((0, 0), (0, 1), (1, 1), (1, 0))]
     return Polygon(corners)
 
 
@@ -91,7 +97,7 @@ def _footprint(transform: Affine, cluster: np.ndarray, r0: int, c0: int) -> Poly
     """
     from rasterio.features import shapes
 
-    local = transform * Affine.translation(c0, r0)
+    local = transform @ Affine.translation(c0, r0)
     parts = [
         Polygon(geom["coordinates"][0], geom["coordinates"][1:])
         for geom, value in shapes(cluster.astype(np.uint8), mask=cluster, transform=local)

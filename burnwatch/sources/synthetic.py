@@ -299,8 +299,8 @@ def _with_limit(fire: InjectedFire) -> InjectedFire:
 def _decoy(transform: Affine, kind: str, r0: int, c0: int, r1: int, c1: int) -> Decoy:
     from burnwatch.georef.raster import pixel_centre, xy_to_lonlat
 
-    x0, y0 = transform * (c0, r0)
-    x1, y1 = transform * (c1, r1)
+    x0, y0 = transform @ (c0, r0)
+    x1, y1 = transform @ (c1, r1)
     cx, cy = pixel_centre(transform, (r0 + r1 - 1) / 2.0, (c0 + c1 - 1) / 2.0)
     lon, lat = xy_to_lonlat(CRS, cx, cy)
     return Decoy(kind, r0, c0, r1, c1, box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), lon, lat)
