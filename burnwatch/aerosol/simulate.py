@@ -139,13 +139,14 @@ def _surface(
         "blue": 0.09,
         "green": 0.12,
         "red": 0.15,
-        "nir": 0.26,
-        "nir_narrow": 0.27,
+        "nir": 0.30,
+        "nir_narrow": 0.31,
         "swir1": 0.32,
         "swir2": 0.24,
     }
+    gain = 1.0 + 0.15 * rng.standard_normal(n_bright)  # one brightness per pixel: spectra keep their shape
     for b, v in bright_vals.items():
-        sfc[b][bright] = v * (1.0 + 0.15 * rng.standard_normal(n_bright))
+        sfc[b][bright] = v * gain * (1.0 + 0.03 * rng.standard_normal(n_bright))
     landmask = np.zeros(shape, dtype=np.uint8)  # 0 veg, 1 bright, 2 water, 3 cloud
     landmask[bright] = 1
     if water:  # a meandering river ~120 m wide
