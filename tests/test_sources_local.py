@@ -229,6 +229,9 @@ def test_etm_plus_calibration_matches_hand_computation() -> None:
     assert np.allclose(out, expected, rtol=1e-5)
     with pytest.raises(InputError):
         cal("coastal", dn)
+    assert np.isnan(cal("swir1", np.array([0.0], np.float32))[0])  # DN 0 is fill
+    per_band = etm_plus_toa_reflectance(30.0, date(2000, 3, 31), gain={"nir": "low"})
+    assert per_band("nir", dn)[0, 2] > cal("nir", dn)[0, 2]  # low gain spans more radiance
 
 
 # ---- real files from ../shared ------------------------------------------------------------

@@ -33,7 +33,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from shapely.geometry import Point, Polygon, box
+import numpy as np
+from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from burnwatch.config import Settings, get_settings
@@ -103,17 +104,39 @@ def _from_wgs84(crs: str) -> Any:
     return Transformer.from_crs("EPSG:4326", crs, always_xy=True)
 
 
+def pixel_footprints(
+    lon: np.ndarray, lat: np.ndarray, scan_km: np.ndarray, track_km: np.ndarray
+) -> list[tuple[str, float, float, Polygon, Polygon]]:
+    """Per point: (UTM crs, x, y, footprint in UTM, footprint in WGS84) of a scan x track km pixel.
+
+    Vectorised per UTM zone (one pyproj call per zone and direction).
+    """
+    import shapely
+
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    hx, hy = np.asarray(scan_km, float) * 500.0, np.asarray(track_km, float) * 500.0
+    crs_per_point = [utm_crs_for(float(a), float(b)) for a, b in zip(lon, lat, strict=True)]
+    out: list[tuple[str, float, float, Polygon, Polygon] | None] = [None] * len(lon)
+    for crs in set(crs_per_point):
+        idx = np.array([i for i, c in enumerate(crs_per_point) if c == crs])
+        x, y = _from_wgs84(crs).transform(lon[idx], lat[idx])
+        x, y = np.atleast_1d(x), np.atleast_1d(y)
+        # corners counter-clockwise from lower-left, closed
+        cx = np.stack([x - hx[idx], x + hx[idx], x + hx[idx], x - hx[idx], x - hx[idx]], axis=1)
+        cy = np.stack([y - hy[idx], y - hy[idx], y + hy[idx], y + hy[idx], y - hy[idx]], axis=1)
+        clon, clat = _to_wgs84(crs).transform(cx.ravel(), cy.ravel())
+        native = shapely.polygons(np.stack([cx, cy], axis=-1))
+        wgs = shapely.polygons(np.stack([np.reshape(clon, cx.shape), np.reshape(clat, cy.shape)], axis=-1))
+        for k, i in enumerate(idx):
+            out[i] = (crs, float(x[k]), float(y[k]), native[k], wgs[k])
+    return [o for o in out if o is not None]
+
+
 def pixel_footprint(
     lon: float, lat: float, scan_km: float, track_km: float
 ) -> tuple[str, float, float, Polygon, Polygon]:
-    """(UTM crs, x, y, footprint in UTM, footprint in WGS84) for a scan x track km pixel."""
-    crs = utm_crs_for(lon, lat)
-    x, y = _from_wgs84(crs).transform(lon, lat)
-    hx, hy = scan_km * 500.0, track_km * 500.0
-    native = box(x - hx, y - hy, x + hx, y + hy)
-    xs, ys = native.exterior.coords.xy
-    lons, lats = _to_wgs84(crs).transform(list(xs), list(ys))
-    return crs, float(x), float(y), native, Polygon(zip(lons, lats, strict=True))
+    """(UTM crs, x, y, footprint in UTM, footprint in WGS84) for one scan x track km pixel."""
+    return pixel_footprints(np.array([lon]), np.array([lat]), np.array([scan_km]), np.array([track_km]))[0]
 
 
 def _time(acq_date: str, acq_time: str) -> datetime:
@@ -138,7 +161,8 @@ def _number(row: dict[str, str], key: str, *, required: bool = True) -> float | 
     return value
 
 
-def _row_hotspot(row: dict[str, str], layout: str) -> Hotspot:
+def _row_fields(row: dict[str, str], layout: str) -> dict[str, Any]:
+    """Validated Hotspot keyword arguments of one row, without the footprint geometry."""
     lat = _number(row, "latitude")
     lon = _number(row, "longitude")
     assert lat is not None and lon is not None
@@ -165,7 +189,6 @@ def _row_hotspot(row: dict[str, str], layout: str) -> Hotspot:
         confidence, cls = VIIRS_CONFIDENCE[raw_conf.lower()]
         bright_key, bright2_key = "bright_ti4", "bright_ti5"
         sensor, algorithm, version = "VIIRS", "firms-viirs-375m", (row.get("version") or "2").strip()
-    crs, x, y, native, foot = pixel_footprint(lon, lat, scan, track)
     satellite = (row.get("satellite") or "").strip()
     attributes: dict[str, float | int | str | None] = {
         "brightness_k": _number(row, bright_key, required=False),
@@ -178,7 +201,7 @@ def _row_hotspot(row: dict[str, str], layout: str) -> Hotspot:
         "firms_confidence": raw_conf,
         "firms_version": version,
     }
-    return Hotspot(
+    return dict(
         source="firms",
         sensor=sensor,
         algorithm=algorithm,
@@ -188,11 +211,6 @@ def _row_hotspot(row: dict[str, str], layout: str) -> Hotspot:
         lat=lat,
         confidence=confidence,
         confidence_class=cls,
-        footprint=foot,
-        crs=crs,
-        x=x,
-        y=y,
-        footprint_native=native,
         frp_mw=frp,
         # 1-sigma of a uniform position inside a scan x track pixel
         uncertainty_m=1000.0 * math.sqrt((scan**2 + track**2) / 12.0),
@@ -228,6 +246,7 @@ def parse_firms_text(text: str, *, name: str = "<firms>", within: BaseGeometry |
     reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
     bounds = within.bounds if within is not None else None
     result = FirmsParse(layout=layout)
+    fields: list[dict[str, Any]] = []
     for row in reader:
         result.rows += 1
         lineno = reader.line_num
@@ -241,9 +260,18 @@ def parse_firms_text(text: str, *, name: str = "<firms>", within: BaseGeometry |
                     continue
                 if not within.intersects(Point(lon, lat)):
                     continue
-            result.hotspots.append(_row_hotspot(row, layout))
+            fields.append(_row_fields(row, layout))
         except (ValueError, KeyError, TypeError) as exc:
             result.errors.append(InputError(f"row {lineno}: {exc}", path=name))
+    if fields:
+        geoms = pixel_footprints(
+            np.array([f["lon"] for f in fields]),
+            np.array([f["lat"] for f in fields]),
+            np.array([f["attributes"]["scan_km"] for f in fields]),
+            np.array([f["attributes"]["track_km"] for f in fields]),
+        )
+        for f, (crs, x, y, native, foot) in zip(fields, geoms, strict=True):
+            result.hotspots.append(Hotspot(**f, footprint=foot, crs=crs, x=x, y=y, footprint_native=native))
     return result
 
 

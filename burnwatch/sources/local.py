@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -144,11 +145,22 @@ def _float_tag(ds: Any, *keys: str) -> float | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _crs_from_wkt(wkt: str) -> str:
+    """``"EPSG:n"`` when the WKT matches an EPSG code (rasterio's >= 70 % confidence), else the WKT.
+
+    Cached: identifying a CRS without an AUTHORITY node searches the PROJ database (~0.1 s).
+    """
+    from rasterio.crs import CRS
+
+    epsg = CRS.from_wkt(wkt).to_epsg()
+    return f"EPSG:{epsg}" if epsg else wkt
+
+
 def _crs_string(ds: Any, path: Path) -> str:
     if ds.crs is None:
         raise CRSError("raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:32648)", path=path)
-    epsg = ds.crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else str(ds.crs.to_wkt())
+    return _crs_from_wkt(ds.crs.to_wkt())
 
 
 def read_geotiff(
@@ -298,6 +310,7 @@ def etm_plus_toa_reflectance(
     ``rho = pi L d^2 / (ESUN cos(theta_s))`` (eq. 5, ESUN from Table 11). ``gain`` is ``"high"``
     / ``"low"`` for every band or a per-role mapping (ETM+ normally images land at high gain
     in bands 1-3, 5, 7; band 4 switches with sun elevation). ``sun_zenith`` in degrees.
+    DN 0 (fill) becomes NaN.
     """
     if not 0.0 <= sun_zenith < 90.0:
         raise InputError(f"sun zenith {sun_zenith} deg must be in [0, 90)")
@@ -313,9 +326,12 @@ def etm_plus_toa_reflectance(
         if role not in table:
             raise InputError(f"no ETM+ calibration for role {role!r}; ETM+ roles: {', '.join(table)}")
         lmin, lmax = table[role]
-        radiance = (lmax - lmin) / 254.0 * (dn.astype(np.float32) - 1.0) + lmin
+        dn = dn.astype(np.float32)
+        radiance = (lmax - lmin) / 254.0 * (dn - 1.0) + lmin
         esun = band_tables.solar_irradiance("ETM+", role)
-        return (np.pi * radiance * d2 / (esun * cos_sz)).astype(np.float32)
+        rho = (np.pi * radiance * d2 / (esun * cos_sz)).astype(np.float32)
+        rho[dn < 1.0] = np.nan  # QCAL 0 is fill in Landsat L1 products
+        return rho
 
     return calibrate
 
