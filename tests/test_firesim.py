@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timezone
 
 import numpy as np
@@ -57,8 +58,8 @@ def test_fire_reflectance_monotonic_in_temperature_and_wavelength_ratio() -> Non
     temps = [600.0, 800.0, 1000.0, 1200.0, 1500.0]
     b12 = [fire_reflectance("MSI", "swir2", t, 30.0) for t in temps]
     b11 = [fire_reflectance("MSI", "swir1", t, 30.0) for t in temps]
-    assert all(a < b for a, b in zip(b12, b12[1:], strict=False))
-    assert all(a < b for a, b in zip(b11, b11[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(b12))
+    assert all(a < b for a, b in itertools.pairwise(b11))
     # a cool fire is far brighter (in reflectance) at 2.2 than at 1.6 µm: why B12/B11 works
     assert b12[1] / b11[1] > 4.0
     # higher sun (smaller zenith) -> smaller reflectance for the same radiance
@@ -72,7 +73,7 @@ def test_injection_increases_with_area_and_temperature() -> None:
     for area in (0.1, 1.0, 10.0, 100.0):
         s = inject_fire(base, temperature_k=900.0, area_m2=area, row=10, col=10)
         values.append(float(s.bands["swir2"][10, 10]))
-    assert all(a < b for a, b in zip(values, values[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(values))
     hot = [float(inject_fire(base, temperature_k=t, area_m2=5.0, row=10, col=10).bands["swir2"][10, 10])
            for t in (700.0, 900.0, 1100.0)]
     assert hot[0] < hot[1] < hot[2]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
+from conftest import shared_file
 
 from burnwatch.detect.firesim import FireSpec, etm_dn_to_reflectance, inject_fires
 from burnwatch.detect.sentinel2_fire import BIOMES, hu_test
@@ -21,7 +22,6 @@ from burnwatch.detect.spectral import (
 from burnwatch.errors import InputError
 from burnwatch.georef.raster import fire_hotspots, xy_to_pixel
 from burnwatch.types import Scene
-from conftest import shared_file
 
 T0 = datetime(2024, 6, 10, 3, 40, tzinfo=timezone.utc)
 
@@ -113,7 +113,7 @@ def test_hu_tropical_moist_boundary() -> None:
 def test_s2_flat_background_has_no_fire_and_an_injected_fire_is_found() -> None:
     scene = _flat_scene("MSI", S2_PADDY)
     assert detect_fires(scene).fire_pixel_count == 0
-    hot, truth = inject_fires(scene, [FireSpec(1000.0, 20.0, row=40, col=40)])
+    hot, _truth = inject_fires(scene, [FireSpec(1000.0, 20.0, row=40, col=40)])
     res = detect_fires(hot)
     assert res.algorithm == "hu2021-s2"
     assert res.confidence[40, 40] == HIGH
@@ -157,7 +157,7 @@ def test_dispatch_and_errors() -> None:
         detect_fires(_flat_scene("XYZ", {"red": 0.1}, n=5))
     with pytest.raises(InputError, match="unknown fire algorithm"):
         detect_fires(_flat_scene("MSI", S2_PADDY, n=5), algorithm="magic")
-    with pytest.raises(InputError, match="band role .blue. is required"):
+    with pytest.raises(InputError, match=r"band role .blue. is required"):
         detect_fires(_flat_scene("OLI", {"red": 0.1, "swir2": 0.1}, n=5), algorithm="schroeder2016-hotmap")
 
 
