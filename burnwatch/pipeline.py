@@ -117,12 +117,15 @@ def process_scene(scene: Scene, out_dir: Path, options: ScanOptions = ScanOption
     overlays: list[Overlay] = []
     try:
         quick = scene_quicklook(scene, options.quicklook, opacity=0.85)
+        # The map references this very file (relative path), so no second copy is written.
+        quick = replace(quick, filename=f"scenes/{name}_quicklook.png")
         quick.write(scene_dir / f"{name}_quicklook.png")
         overlays.append(quick)
     except BurnwatchError as exc:  # e.g. no three bands to show: the scan itself is fine
         log.warning("scene %s: no quicklook (%s)", scene.scene_id, exc)
     if result.fire_pixel_count:
         mask = mask_overlay(result.confidence, scene.transform, scene.crs, name=f"{scene.scene_id} fire mask")
+        mask = replace(mask, filename=f"scenes/{name}_firemask.png")
         mask.write(scene_dir / f"{name}_firemask.png")
         overlays.append(mask)
     return SceneProduct(
