@@ -25,7 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from burnwatch.georef.camera import Camera, DSMGround, FlatGround, Pose  # noqa: E402
+from burnwatch.flights.place import sigma_for  # noqa: E402
+from burnwatch.georef.camera import Camera, DSMGround, FlatGround, Pose, PoseSigma, ground_uncertainty  # noqa: E402
 from burnwatch.sources.drone_meta import intrinsics_from_meta, read_photo_meta  # noqa: E402
 
 P4 = "data/drone/dji_p4rtk_oblique"
@@ -139,6 +140,7 @@ def bench_p4rtk(shared: Path) -> dict:
         parts = line.split()
         opk[parts[0].strip("'")] = [float(p) for p in parts[1:7]]
     rows = []
+    headings: list[dict] = []
     errors: dict[str, list[float]] = {}
     for img in sorted((base / "odm/images").glob("*.tif")):
         meta = read_photo_meta(img)
@@ -156,6 +158,8 @@ def bench_p4rtk(shared: Path) -> dict:
         )
         cam = Camera(intr, pose)
         u, v, names = test_pixels(meta.width, meta.height)
+        sig = sigma_for(meta, PoseSigma())
+        predicted = [ground_uncertainty(cam, float(a), float(b), dsm, sig) for a, b in zip(u, v, strict=True)]
         refs = {"opk": opk_rays(recon, opk[img.stem], u, v), "opensfm": reference_rays(recon, img.stem, u, v)}
         for gname, ground in (("dsm", dsm), ("flat", flat)):
             ours, hit = cam.pixel_to_ground(u, v, ground)
@@ -163,7 +167,7 @@ def bench_p4rtk(shared: Path) -> dict:
                 theirs, hit_ref = ground.intersect(c_ref, d_ref, 1000.0)
                 d = np.hypot(*(ours[:, :2] - theirs[:, :2]).T)
                 key = f"{rname}/{gname}"
-                for name, e, ok in zip(names, d, hit & hit_ref, strict=True):
+                for name, e, ok, pred in zip(names, d, hit & hit_ref, predicted, strict=True):
                     rows.append(
                         {
                             "photo": img.name,
@@ -172,10 +176,28 @@ def bench_p4rtk(shared: Path) -> dict:
                             "ground": gname,
                             "error_m": round(float(e), 3),
                             "hit": bool(ok),
+                            "predicted_sigma_m": round(pred, 2) if gname == "dsm" else None,
                         }
                     )
                     if ok:
                         errors.setdefault(key, []).append(float(e))
+        fwd = _opk_rotation(*opk[img.stem][3:6]) @ np.array([0.0, 0.0, -1.0])
+        true_yaw = math.degrees(math.atan2(fwd[0], fwd[1])) + (
+            meta.camera_yaw - pose.yaw
+        )  # grid -> true north
+        assert meta.gimbal_yaw is not None and meta.flight_yaw is not None
+        headings.append(
+            {
+                "photo": img.name,
+                "opk_true_yaw": round(true_yaw, 2),
+                "opk_pitch": round(math.degrees(math.asin(fwd[2])), 2),
+                "gimbal_yaw": meta.gimbal_yaw,
+                "flight_yaw": meta.flight_yaw,
+                "gimbal_pitch": meta.gimbal_pitch,
+                "gimbal_minus_opk": round(_wrap(meta.gimbal_yaw - true_yaw), 2),
+                "flight_minus_opk": round(_wrap(meta.flight_yaw - true_yaw), 2),
+            }
+        )
         rows.append(
             {
                 "photo": img.name,
@@ -197,7 +219,11 @@ def bench_p4rtk(shared: Path) -> dict:
         }
         for k, e in errors.items()
     }
-    return {"rows": rows, "summary": summary}
+    return {"rows": rows, "summary": summary, "headings": headings}
+
+
+def _wrap(angle: float) -> float:
+    return (angle + 180.0) % 360.0 - 180.0
 
 
 def bench_brighton(shared: Path) -> dict:
@@ -263,12 +289,25 @@ def main() -> None:
         if r["reference"] == "opk" and r["ground"] in ("dsm", "-"):
             print(
                 f"  {r['photo']:20s} {r['pixel']:30s} {r['error_m']:8.2f} m"
+                + (
+                    f"  (predicted 1-sigma {r['predicted_sigma_m']:.2f} m)"
+                    if r.get("predicted_sigma_m")
+                    else ""
+                )
                 + ("" if r["hit"] else "  (ray leaves DSM)")
                 + (f"  dz={r['dz_m']:+.2f} m [{r['intrinsics']}]" if "dz_m" in r else "")
             )
     for key, s in p4["summary"].items():
         print(
             f"  {key:14s} n={s['n']:2d}  median {s['median_m']:.2f} m  mean {s['mean_m']:.2f} m  max {s['max_m']:.2f} m"
+        )
+    print(
+        "  camera heading: gimbal vs airframe yaw tag against the photogrammetric heading (deg, true north)"
+    )
+    for hd in p4["headings"]:
+        print(
+            f"  {hd['photo']:20s} OPK {hd['opk_true_yaw']:8.2f} (pitch {hd['opk_pitch']:6.2f})  GimbalYaw {hd['gimbal_yaw']:8.2f}"
+            f" ({hd['gimbal_minus_opk']:+.2f})  FlightYaw {hd['flight_yaw']:8.2f} ({hd['flight_minus_opk']:+.2f})"
         )
     br = bench_brighton(args.shared)
     print(f"FC300S nadir footprints vs model.laz extent ({br['crs']}, {br['cloud_extent']})")
