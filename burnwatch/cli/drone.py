@@ -113,4 +113,4 @@ def ingest(
 def _load_detector(backend: str) -> Any:
     from burnwatch.detect.yolo import Detector
 
-    return Detector.load(backend=backend)
+    return Detector.load(backend="torch" if backend == "torch" else "onnx")
