@@ -261,3 +261,68 @@ def test_twenty_full_size_photos_with_progress(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert all(f["seconds"] > 0 for f in report["files"])
     assert max(_errors(res.hotspots, markers)) < 0.5
+
+
+def test_dsm_flight_on_a_slope_and_srt_track(tmp_path: Path) -> None:
+    """Markers on a 25 % slope: the DSM puts them back within 0.5 m; a flat ground would not."""
+    import rasterio
+    from affine import Affine
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
+    x0, y0 = to_utm.transform(LON0, LAT0)
+    res, n = 0.5, 600
+    transform = Affine(res, 0, x0 - 150.0, 0, -res, y0 + 150.0)
+    xs = x0 - 150.0 + (np.arange(n) + 0.5) * res
+
+    def height(x: np.ndarray) -> np.ndarray:
+        return TAKEOFF + 0.25 * (np.asarray(x) - x0)  # rises 25 cm per metre eastwards
+
+    dsm = tmp_path / "dsm.tif"
+    with rasterio.open(
+        dsm,
+        "w",
+        driver="GTiff",
+        width=n,
+        height=n,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32648",
+        transform=transform,
+        nodata=-9999,
+    ) as ds:
+        ds.write(np.tile(height(xs), (n, 1)).astype("float32"), 1)
+    markers = _markers(LON0, LAT0)
+    mx, _ = to_utm.transform(markers[:, 0], markers[:, 1])
+    src = tmp_path / "in"
+    src.mkdir()
+    shots = []
+    for k in range(2):
+        lon, lat = offset_lonlat(LON0, LAT0, 3.0 * k, -40.0)
+        shots.append(ShotSpec(lon, lat, TAKEOFF + 70.0, 70.0, 0.0, -60.0, time=datetime(2026, 3, 1, 9, 0, k)))
+    for i, spec in enumerate(shots):
+        u, v = np.empty(len(markers)), np.empty(len(markers))
+        for j, (lo, la) in enumerate(markers):  # each marker at its own ground height
+            uu, vv = project_markers(spec, np.array([[lo, la]]), float(height(mx[j])))
+            u[j], v[j] = uu[0], vv[0]
+        write_photo(src / f"DJI_{i:04d}.JPG", spec, render(spec, (u, v), seed=i))
+    (src / "flight.SRT").write_text(
+        "".join(
+            f"{i + 1}\n00:00:0{i},000 --> 00:00:0{i + 1},000\n[latitude: {LAT0 + i * 1e-5:.6f}] "
+            f"[longitude: {LON0:.6f}] [rel_alt: 70.0 abs_alt: 82.0]\n\n"
+            for i in range(4)
+        )
+    )
+    with_dsm = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0, dsm=dsm)
+    assert len(with_dsm.hotspots) == 2 * len(MARKERS_EN)
+    assert max(_errors(with_dsm.hotspots, markers)) < 0.5
+    flat = ingest_flight(src, tmp_path / "flat", detector_factory=orange_factory, workers=0)
+    assert max(_errors(flat.hotspots, markers)) > 2.0
+    by = {f.name: f for f in with_dsm.files}
+    assert by["flight.SRT"].status == "telemetry"
+    import geopandas as gpd
+
+    track = gpd.read_file(tmp_path / "out" / "track.geojson")
+    assert track["source"].iloc[0] == "srt" and track["points"].iloc[0] == 4
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["ground"].startswith("DSM")
