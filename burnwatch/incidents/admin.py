@@ -93,6 +93,8 @@ class AdminLayer:
         hits = self._tree.query(point, predicate="intersects")
         if len(hits):
             return self.units[int(min(hits))]
+        if tolerance_m <= 0:
+            return None
         tolerance_deg = tolerance_m / 111_320.0
         nearest = self._tree.query_nearest(point, max_distance=tolerance_deg)
         return self.units[int(nearest[0])] if len(nearest) else None

@@ -64,7 +64,7 @@ class ClusterResult:
     merged: dict[int, int] = field(default_factory=dict)  # absorbed id -> surviving id
 
 
-def _resolve(session: Session, incident_id: int) -> int:
+def resolve_incident(session: Session, incident_id: int) -> int:
     """Follow ``merged_into_id`` links to the surviving incident."""
     seen = set()
     while incident_id not in seen:
@@ -157,7 +157,7 @@ def cluster_hotspots(
     result = ClusterResult()
     for row in sorted(rows, key=lambda r: (r.time, r.id)):
         near = neighbours(session, row, params)
-        ids = sorted({_resolve(session, n.incident_id) for n in near if n.incident_id is not None})
+        ids = sorted({resolve_incident(session, n.incident_id) for n in near if n.incident_id is not None})
         if not ids:
             inc = _new_incident(session, row)
             row.incident_id = inc.id

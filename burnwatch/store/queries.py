@@ -129,3 +129,13 @@ def provinces_summary(session: Session, incident_ids: Sequence[int] | None = Non
         stmt = stmt.where(Incident.id.in_(list(incident_ids)))
     counts = Counter(p or "(outside boundaries)" for p in session.scalars(stmt))
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def incident_ids_of_scan(session: Session, scan_id: int | None) -> set[int]:
+    """The live (merge-resolved) incidents holding hotspots of one scan."""
+    from burnwatch.incidents.clustering import resolve_incident
+
+    if scan_id is None:
+        return set()
+    ids = session.scalars(select(HotspotRow.incident_id).where(HotspotRow.scan_id == scan_id).distinct())
+    return {resolve_incident(session, i) for i in ids if i is not None}
