@@ -265,8 +265,8 @@ def test_missing_credentials_and_bad_inputs(tmp_path: Path) -> None:
         list(SentinelHubSource("sentinel2-l1c", settings).scenes(parse_aoi(AOI_TEXT), START, END))
     with pytest.raises(InputError, match="unknown collection"):
         SentinelHubSource("sentinel1")
-    with pytest.raises(InputError, match="Process API limit"):
-        utm_grid(parse_aoi("105,20,106.5,21.5"), 20)
+    with pytest.raises(InputError, match="px per band"):
+        utm_grid(parse_aoi("102,8,109,23"), 20)
 
 
 def test_utm_grid_snaps_to_pixels_and_evalscript_lists_bands() -> None:
@@ -294,3 +294,59 @@ def test_persistent_429_and_catalog_500_end_in_source_error(tmp_path: Path) -> N
             list(SentinelHubSource("sentinel2-l1c", settings).scenes(parse_aoi(AOI_TEXT), START, END))
         assert not isinstance(info.value, NoDataError)
         assert server.count("POST", "/api/v1/catalog/1.0.0/search") == 3
+
+
+def _process_xy(req: Request) -> Reply:
+    """A Process API answer whose first band is each pixel's x centre, the second its y centre."""
+    payload = req.json()
+    width, height = payload["output"]["width"], payload["output"]["height"]
+    bounds = payload["input"]["bounds"]
+    minx, miny, maxx, maxy = bounds["bbox"]
+    transform = from_bounds(minx, miny, maxx, maxy, width, height)
+    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    data = np.ones((3, height, width), np.float32)
+    data[0] = transform.c + cols * transform.a
+    data[1] = transform.f + rows * transform.e
+    with MemoryFile() as mem:
+        with mem.open(
+            driver="GTiff",
+            width=width,
+            height=height,
+            count=3,
+            dtype="float32",
+            crs=bounds["properties"]["crs"].rsplit("/", 1)[1].join(["EPSG:", ""]),
+            transform=transform,
+        ) as ds:
+            ds.write(data)
+        return Reply(200, mem.read(), content_type="image/tiff")
+
+
+def test_large_grids_are_fetched_in_tiles_and_assembled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import burnwatch.sources.sentinelhub as sh
+
+    monkeypatch.setattr(sh, "MAX_TILE_PX", 100)
+    crs, _bbox, (w, h) = utm_grid(parse_aoi(AOI_TEXT), 20)
+    assert w > 200 and h > 200  # at least 3 x 3 tiles
+    with _server() as server:
+        server.add("POST", "/api/v1/process", _process_xy)
+        settings = _settings(server, tmp_path)
+        scene = fetch_bands(
+            "sentinel2-l1c", ["X", "Y"], parse_aoi(AOI_TEXT), datetime(2024, 3, 10), 20, settings=settings
+        )
+        n_tiles = server.count("POST", "/api/v1/process")
+        again = fetch_bands(
+            "sentinel2-l1c", ["X", "Y"], parse_aoi(AOI_TEXT), datetime(2024, 3, 10), 20, settings=settings
+        )
+        assert server.count("POST", "/api/v1/process") == n_tiles  # every tile came from the cache
+    assert n_tiles == -(-w // 100) * -(-h // 100)
+    assert scene.shape == (h, w) and scene.crs == crs
+    t = scene.transform
+    cols, rows = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    assert np.array_equal(scene.bands["X"], (t.c + cols * t.a).astype(np.float32))
+    assert np.array_equal(scene.bands["Y"], (t.f + rows * t.e).astype(np.float32))
+    assert (
+        again.metadata["cached"] is True
+        and again.metadata["request_sha256"] == scene.metadata["request_sha256"]
+    )

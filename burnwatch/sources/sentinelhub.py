@@ -53,7 +53,8 @@ from burnwatch.types import AOI, Scene, utc
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://services.sentinel-hub.com"
-MAX_PIXELS = 2500  # Process API limit per side
+MAX_TILE_PX = 2500  # Process API limit per side: larger grids are fetched in tiles
+MAX_SCENE_PX = 40_000_000  # pixels per band of one assembled scene (memory guard)
 
 
 @dataclass(frozen=True)
@@ -205,12 +206,30 @@ def utm_grid(aoi: AOI, resolution_m: float) -> tuple[str, tuple[float, float, fl
         math.ceil(maxy / r) * r,
     )
     width, height = round((box_[2] - box_[0]) / r), round((box_[3] - box_[1]) / r)
-    if width > MAX_PIXELS or height > MAX_PIXELS:
+    if width * height > MAX_SCENE_PX:
         raise InputError(
-            f"AOI {aoi.name} is {width}x{height} px at {r:g} m, above the Process API limit of "
-            f"{MAX_PIXELS} px per side; split the AOI or use a coarser resolution"
+            f"AOI {aoi.name} is {width}x{height} px at {r:g} m, above {MAX_SCENE_PX:,} px per band; "
+            "split the AOI or use a coarser resolution"
         )
     return crs, box_, (max(width, 1), max(height, 1))
+
+
+def grid_tiles(
+    bbox: tuple[float, float, float, float], size: tuple[int, int], resolution_m: float, tile_px: int
+) -> list[tuple[int, int, tuple[float, float, float, float], tuple[int, int]]]:
+    """Split a north-up grid into tiles of at most ``tile_px`` per side.
+
+    Returns (row offset, col offset, tile bbox, (width, height)) for each tile, row-major.
+    """
+    width, height = size
+    r = resolution_m
+    out = []
+    for row0 in range(0, height, tile_px):
+        for col0 in range(0, width, tile_px):
+            tw, th = min(tile_px, width - col0), min(tile_px, height - row0)
+            x0, y1 = bbox[0] + col0 * r, bbox[3] - row0 * r
+            out.append((row0, col0, (x0, y1 - th * r, x0 + tw * r, y1), (tw, th)))
+    return out
 
 
 def evalscript(bands: Sequence[str], units: Sequence[str] | None = None) -> str:
@@ -310,10 +329,40 @@ class _Client:
         resolution_m: float,
         units: Sequence[str] | None = None,
     ) -> tuple[dict[str, np.ndarray], str, Affine, str, bool]:
-        """(bands by name, crs, transform, request sha256, from cache) for one time window."""
+        """(bands by name, crs, transform, request sha256, from cache) for one time window.
+
+        Grids above :data:`MAX_TILE_PX` per side are fetched tile by tile (each tile its own
+        cached request) and assembled; the sha256 then names the list of tile requests.
+        """
+        crs, bbox, size = utm_grid(aoi, resolution_m)
+        tiles = grid_tiles(bbox, size, resolution_m, MAX_TILE_PX)
+        if len(tiles) == 1:
+            return self._process_tile(band_names, crs, bbox, size, start, end, units)
+        width, height = size
+        mosaic = {b: np.full((height, width), np.nan, np.float32) for b in band_names}
+        keys, all_cached = [], True
+        for n, (row0, col0, tbox, (tw, th)) in enumerate(tiles, start=1):
+            log.info("Sentinel Hub %s: tile %d/%d", self.name, n, len(tiles))
+            arrays, _, _, key, cached = self._process_tile(band_names, crs, tbox, (tw, th), start, end, units)
+            for b in band_names:
+                mosaic[b][row0 : row0 + th, col0 : col0 + tw] = arrays[b]
+            keys.append(key)
+            all_cached &= cached
+        transform = Affine(resolution_m, 0.0, bbox[0], 0.0, -resolution_m, bbox[3])
+        return mosaic, crs, transform, _sha256(keys), all_cached
+
+    def _process_tile(
+        self,
+        band_names: Sequence[str],
+        crs: str,
+        bbox: tuple[float, float, float, float],
+        size: tuple[int, int],
+        start: datetime,
+        end: datetime,
+        units: Sequence[str] | None,
+    ) -> tuple[dict[str, np.ndarray], str, Affine, str, bool]:
         from sentinelhub import CRS, BBox, MimeType, MosaickingOrder, SentinelHubRequest
 
-        crs, bbox, size = utm_grid(aoi, resolution_m)
         cloudy = self.collection.has_cloud_coverage
         order = MosaickingOrder.LEAST_CC if cloudy else MosaickingOrder.MOST_RECENT
         request = SentinelHubRequest(
@@ -345,6 +394,8 @@ class _Client:
             if not data:
                 raise NoDataError(f"{what}: empty response")
         arrays, out_crs, transform = _decode_tiff(data, band_names, what)
+        if (arrays[band_names[0]].shape[1], arrays[band_names[0]].shape[0]) != size:
+            raise SourceError(f"{what}: response is {arrays[band_names[0]].shape[::-1]} px, asked {size}")
         if not cached:
             _write_atomic(path, data)
         return arrays, out_crs, transform, key, cached
