@@ -122,8 +122,15 @@ class FakeProviders:
         data[len(S2_ORDER)] = demo.sun_zenith or 30.0
         data[len(S2_ORDER) + 1] = demo.sun_azimuth or 120.0
         with MemoryFile() as mem:
-            with mem.open(driver="GTiff", width=width, height=height, count=data.shape[0], dtype="float32",
-                          crs=f"EPSG:{epsg}", transform=from_bounds(minx, miny, maxx, maxy, width, height)) as ds:
+            with mem.open(
+                driver="GTiff",
+                width=width,
+                height=height,
+                count=data.shape[0],
+                dtype="float32",
+                crs=f"EPSG:{epsg}",
+                transform=from_bounds(minx, miny, maxx, maxy, width, height),
+            ) as ds:
                 ds.write(data)  # fmt: skip
             return Reply(200, mem.read(), content_type="image/tiff")
 
@@ -136,7 +143,9 @@ class FakeProviders:
         lines = [VIIRS_HEADER]
         for lon, lat, when in self.firms_rows:
             if first <= when.date() < first + timedelta(days=days):
-                lines.append(f"{lat},{lon},345.2,0.39,0.36,{when:%Y-%m-%d},{when:%H%M},N,VIIRS,n,2.0NRT,290.1,4.2,D")
+                lines.append(
+                    f"{lat},{lon},345.2,0.39,0.36,{when:%Y-%m-%d},{when:%H%M},N,VIIRS,n,2.0NRT,290.1,4.2,D"
+                )
         return Reply.text("\n".join(lines) + "\n")
 
     def _hook(self, req: Request) -> Reply:

@@ -91,7 +91,9 @@ def _schedule(tmp_path: Path, providers: FakeProviders, smtp: SmtpSink, **overri
 
 def _scheduler(tmp_path: Path, providers: FakeProviders, smtp: SmtpSink, **overrides: Any) -> Scheduler:
     schedule = load_schedule(_schedule(tmp_path, providers, smtp, **overrides))
-    return Scheduler(schedule, settings=providers.settings(tmp_path), database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    return Scheduler(
+        schedule, settings=providers.settings(tmp_path), database_url=f"sqlite:///{tmp_path / 'db.sqlite'}"
+    )
 
 
 def _jobs(s: Scheduler) -> list[ScheduleJob]:
@@ -179,7 +181,10 @@ def test_fake_clock_runs_due_scans_and_catches_up_downtime_exactly(
     assert PROVINCE in str(incident_mails[0]["Subject"]) and f"incident {inc['id']}" in body
     # one digest per run-day for the province (19:00 and 13:00 local > digest hour 7)
     digests = [m for m in hooks if m["type"] == "digest"]
-    assert [(d["province"], d["date"]) for d in digests] == [(PROVINCE, "2025-11-10"), (PROVINCE, "2025-11-16")]
+    assert [(d["province"], d["date"]) for d in digests] == [
+        (PROVINCE, "2025-11-10"),
+        (PROVINCE, "2025-11-16"),
+    ]
     assert len([m for m in mails if "daily digest" in str(m["Subject"])]) == 2
 
 
@@ -230,7 +235,10 @@ def test_pass_failing_twice_then_succeeding_is_recorded_once(
     with sched.session() as session:
         assert session.query(HotspotRow).count() == job.hotspots
     failures = [m for m in providers.hook_messages() if m["type"] == "job_failed"]
-    assert [(m["pass_id"], m["attempt"]) for m in failures] == [("sentinel2-l1c:2025-11-08", 1), ("sentinel2-l1c:2025-11-08", 2)]
+    assert [(m["pass_id"], m["attempt"]) for m in failures] == [
+        ("sentinel2-l1c:2025-11-08", 1),
+        ("sentinel2-l1c:2025-11-08", 2),
+    ]
     assert failures[0]["next_attempt_at"] == (t + timedelta(minutes=30)).isoformat()
     assert len([m for m in smtp.messages if "scan failed" in str(m["Subject"])]) == 2
     assert sched.run_once(t + timedelta(days=1)).outcomes == []  # done stays done
@@ -245,7 +253,9 @@ def test_undelivered_notifications_are_retried_not_lost(
     r1 = sched.run_once(datetime(2025, 11, 8, 12, tzinfo=UTC))
     assert r1.notifications.failed >= 1 and r1.notifications.sent >= 1  # e-mails went, webhooks did not
     with sched.session() as session:
-        pending = list(session.scalars(select(ScheduleNotification).where(ScheduleNotification.status == "pending")))
+        pending = list(
+            session.scalars(select(ScheduleNotification).where(ScheduleNotification.status == "pending"))
+        )
     assert pending and all(p.channel == "webhook" and "HTTP 500" in (p.last_error or "") for p in pending)
     r2 = sched.run_once(datetime(2025, 11, 8, 12, 15, tzinfo=UTC))
     assert r2.notifications.failed == 0 and r2.notifications.sent == len(pending)
@@ -261,11 +271,15 @@ def test_reprocess_creates_a_new_generation(tmp_path: Path, providers: FakeProvi
     from burnwatch.schedule.jobs import request_reprocess
 
     providers.passes = [("S2_nov08", "2025-11-08T03:35:00Z", 5.0)]
-    sched = _scheduler(tmp_path, providers, smtp, sources={"sentinel2": {"collection": "sentinel2-l1c"}}, notify={})
+    sched = _scheduler(
+        tmp_path, providers, smtp, sources={"sentinel2": {"collection": "sentinel2-l1c"}}, notify={}
+    )
     t = datetime(2025, 11, 8, 12, tzinfo=UTC)
     assert [o.generation for o in sched.run_once(t).outcomes] == [0]
     with sched.session() as session:
-        new = request_reprocess(session, datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 11, 30, tzinfo=UTC))
+        new = request_reprocess(
+            session, datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 11, 30, tzinfo=UTC)
+        )
     assert [(j.pass_id, j.generation) for j in new] == [("sentinel2-l1c:2025-11-08", 1)]
     out = sched.run_once(t + timedelta(hours=1)).outcomes
     assert [(o.generation, o.status, o.added) for o in out] == [(1, "done", 0)]  # same detector: no new rows
