@@ -92,12 +92,7 @@ def curve(scene: Scene, pos: np.ndarray, saturation: dict[str, float] | None) ->
         fractions = []
         for a in AREAS:
             specs = [FireSpec(t, a, row=int(r), col=int(c)) for r, c in pos]
-            injected, truth = inject_fires(scene, specs)
-            if saturation:
-                from dataclasses import replace
-
-                bands = {k: np.minimum(v, saturation[k]).astype(np.float32) for k, v in injected.bands.items()}
-                injected = replace(injected, bands=bands)
+            injected, truth = inject_fires(scene, specs, saturation=saturation)
             fire = ndimage.binary_dilation(detect_fires(injected).fire_mask, structure=np.ones((3, 3), bool))
             hits = sum(any(fire[r, c] for r, c, _ in f.pixels) for f in truth)
             fractions.append(hits / len(truth))

@@ -195,11 +195,14 @@ def inject_fires(
     *,
     emissivity: float = 1.0,
     transmittance: float = 1.0,
+    saturation: Mapping[str, float] | None = None,
 ) -> tuple[Scene, list[InjectedFire]]:
     """Return a copy of ``scene`` with every fire added, and the truth list (same order).
 
     The scene must be TOA reflectance with ``sun_zenith`` set and a metric CRS (pixel area
     in m²). Bands whose role the sensor table lacks (e.g. thermal) are left unchanged.
+    ``saturation`` (role -> reflectance) clips fire pixels where the sensor or its encoding
+    saturates (e.g. Landsat-7 DN 255, Sentinel-2 L1C 16-bit DN / 10,000).
     """
     from burnwatch.georef.raster import lonlat_to_xy, pixel_centre, xy_to_lonlat, xy_to_pixel
 
@@ -233,8 +236,9 @@ def inject_fires(
                     scene.sensor, role, spec.temperature_k, scene.sun_zenith, d_au, emissivity, transmittance
                 )
             rho_fire = cache[key]
+            cap = float("inf") if saturation is None else saturation.get(role, float("inf"))
             for r, c, f in pixels:
-                arr[r, c] = np.float32((1.0 - f) * float(arr[r, c]) + f * rho_fire)
+                arr[r, c] = np.float32(min(cap, (1.0 - f) * float(arr[r, c]) + f * rho_fire))
         x, y = pixel_centre(scene.transform, row, col)
         lon, lat = xy_to_lonlat(scene.crs, x, y)
         truth.append(

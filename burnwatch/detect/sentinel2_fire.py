@@ -28,8 +28,9 @@ then pass a Schroeder et al. (2016) style contextual test over 61x61 pixels on B
 
 Confidence classes (documented rules):
 
-* high (3): Hu passes and the NSI-contextual test passes, or (no red band) the NSI-contextual
-  test passes and Hu's saturation condition ``B11 >= 0.475 or B12 >= 1.0`` holds;
+* high (3): Hu passes together with the NSI-contextual test or with Hu's saturation
+  condition ``B11 >= 0.475 or B12 >= 1.0`` (a saturated pixel has B12/B11 ~ 1, so NSI is
+  blind to it); without a red band: the NSI-contextual test and the saturation condition;
 * nominal (2): Hu passes alone, or (no red band) the NSI-contextual test passes alone;
 * low (1): with a red band, the NSI-contextual test passes but Hu does not.
 """
@@ -155,14 +156,14 @@ def detect_sentinel2(scene: Scene, biome: str | None = None) -> FireResult:
     )
 
     conf = np.zeros(b12.shape, dtype=np.uint8)
+    tests.append("saturation")
+    saturated = (b11 >= SAT_B11) | (b12 >= SAT_B12)
     if has_red:
         conf[context] = LOW
         conf[hu] = NOMINAL
-        conf[hu & context] = HIGH
+        conf[hu & (context | saturated)] = HIGH
     else:
-        tests.append("saturation")
         conf[context] = NOMINAL
-        saturated = (b11 >= SAT_B11) | (b12 >= SAT_B12)
         conf[context & saturated] = HIGH
     return FireResult(
         confidence=conf,

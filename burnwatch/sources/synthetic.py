@@ -35,7 +35,15 @@ from burnwatch.detect.firesim import FireSpec, InjectedFire, inject_fires
 from burnwatch.types import Scene
 
 ROLES: tuple[str, ...] = (
-    "coastal", "blue", "green", "red", "nir", "nir_narrow", "wv", "swir1", "swir2",
+    "coastal",
+    "blue",
+    "green",
+    "red",
+    "nir",
+    "nir_narrow",
+    "wv",
+    "swir1",
+    "swir2",
 )
 
 #: Land cover -> TOA reflectance per role (same order as :data:`ROLES`).
@@ -59,6 +67,9 @@ COVER_CODES: Mapping[str, int] = {name: i + 1 for i, name in enumerate(SPECTRA)}
 #: by temperature (K), measured with ``scripts/bench_detection_limit.py`` (docs/detection.md).
 DETECTION_LIMIT_M2: Mapping[int, float] = {800: 1.78, 1000: 0.56, 1200: 0.18}
 
+#: Largest reflectance a Sentinel-2 L1C product can encode (16-bit DN / 10,000). The MSI
+#: detectors' own SWIR saturation may be lower; it is not published per band.
+L1C_MAX = 65535 / 10_000.0
 PIXEL_M = 20.0
 #: Upper-left corner (EPSG:32648) on the 20 m grid, ~106.05 E 20.78 N.
 ORIGIN_XY = (610_000.0, 2_298_000.0)
@@ -230,7 +241,7 @@ def make_demo_scene(
         return DemoScene(scene, [], [_decoy(transform, *d) for d in decoys], [], cover)
     specs, kilns = _fire_specs(rng, stubble, busy, bands, cover)
     scene = replace(scene, bands=bands)
-    scene, injected = inject_fires(scene, specs + kilns)
+    scene, injected = inject_fires(scene, specs + kilns, saturation=dict.fromkeys(ROLES, L1C_MAX))
     fires = [_with_limit(f) for f in injected[: len(specs)]]
     statics = injected[len(specs) :]
     if with_plume:
@@ -246,8 +257,15 @@ def make_demo_scene(
 
 #: Fires put into stubble fields: (temperature K, area m²). Above and below the limits.
 FIRE_RECIPE: tuple[tuple[float, float], ...] = (
-    (1000.0, 50.0), (1200.0, 8.0), (800.0, 15.0), (1000.0, 1500.0), (900.0, 120.0),
-    (1100.0, 3.0), (800.0, 0.3), (1000.0, 0.08), (1200.0, 0.03),
+    (1000.0, 50.0),
+    (1200.0, 8.0),
+    (800.0, 15.0),
+    (1000.0, 1500.0),
+    (900.0, 120.0),
+    (1100.0, 3.0),
+    (800.0, 0.3),
+    (1000.0, 0.08),
+    (1200.0, 0.03),
 )
 KILNS: tuple[tuple[float, float], ...] = ((1100.0, 6.0), (1050.0, 10.0))
 
@@ -290,9 +308,11 @@ def _with_limit(fire: InjectedFire) -> InjectedFire:
     temps = sorted(DETECTION_LIMIT_M2)
     nearest = min(temps, key=lambda t: abs(t - fire.temperature_k))
     # interpolate the limit in log-area between measured temperatures
-    limit = float(
-        np.exp(np.interp(fire.temperature_k, temps, [np.log(DETECTION_LIMIT_M2[t]) for t in temps]))
-    ) if temps[0] <= fire.temperature_k <= temps[-1] else DETECTION_LIMIT_M2[nearest]
+    limit = (
+        float(np.exp(np.interp(fire.temperature_k, temps, [np.log(DETECTION_LIMIT_M2[t]) for t in temps])))
+        if temps[0] <= fire.temperature_k <= temps[-1]
+        else DETECTION_LIMIT_M2[nearest]
+    )
     return replace(fire, above_limit=fire.area_m2 >= limit)
 
 
