@@ -44,7 +44,9 @@ def test_xmp_elements_and_attributes() -> None:
 
 
 def test_intrinsics_preference_and_scaling() -> None:
-    base = PhotoMeta(path="x", sha256="0", width=1368, height=912, model="FC6310R", ref_width=5472, ref_height=3648)
+    base = PhotoMeta(
+        path="x", sha256="0", width=1368, height=912, model="FC6310R", ref_width=5472, ref_height=3648
+    )
     dewarp = (3657.02, 3650.62, -4.03, 23.1, -0.267, 0.112, 0.000925, 0.0000882, -0.0332)
     from dataclasses import replace
 
@@ -64,13 +66,18 @@ def test_intrinsics_preference_and_scaling() -> None:
 
 def test_srt_old_and_new_layouts(tmp_path: Path) -> None:
     new = (
-        "1\n00:00:00,000 --> 00:00:00,033\n<font size=\"28\">FrameCnt: 1, DiffTime: 33ms\n"
+        '1\n00:00:00,000 --> 00:00:00,033\n<font size="28">FrameCnt: 1, DiffTime: 33ms\n'
         "2026-03-01 09:30:01.123\n[iso: 100] [latitude: 21.028300] [longitude: 105.854200] "
         "[rel_alt: 50.100 abs_alt: 62.500] </font>\n\n"
         "2\n00:00:00,033 --> 00:00:00,066\n[latitude: 0.0] [longitude: 0.0] [rel_alt: 0 abs_alt: 0]\n"
     )
     recs = parse_srt(new)
-    assert len(recs) == 1 and (recs[0].lat, recs[0].lon, recs[0].rel_alt, recs[0].abs_alt) == (21.0283, 105.8542, 50.1, 62.5)
+    assert len(recs) == 1 and (recs[0].lat, recs[0].lon, recs[0].rel_alt, recs[0].abs_alt) == (
+        21.0283,
+        105.8542,
+        50.1,
+        62.5,
+    )
     assert recs[0].time is not None and recs[0].time.second == 1
     with pytest.raises(CorruptFileError, match="no telemetry"):
         parse_srt("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
@@ -111,3 +118,20 @@ def test_discover_sorts_roles(shared_dir: Path, tmp_path: Path) -> None:
     assert [p.name for p in files.srt] == ["video.srt"]
     assert [p.name for p in files.orthomosaics] == ["orthophoto.tif"]
     assert {p.name for p in files.ignored} == {"gcp.txt"}
+
+
+def test_parser_fixtures_flight_reports_every_file(shared_dir: Path, tmp_path: Path) -> None:
+    from burnwatch.flights import ingest_flight
+
+    res = ingest_flight(
+        shared_file(shared_dir, "data/drone/parser_fixtures"),
+        tmp_path / "o",
+        detector_factory=None,
+        workers=0,
+    )
+    by = {f.name: f for f in res.files}
+    assert by["orthophoto.tif"].status == "orthomosaic" and "EPSG:32615" in by["orthophoto.tif"].messages[0]
+    assert by["video.srt"].status == "telemetry" and by["gcp.txt"].status == "ignored"
+    # non-DJI cameras without a usable focal length are refused with a reason, not a crash
+    for name in ("tiny_drone_image.jpg", "tiny_drone_image_multispec.tif"):
+        assert by[name].status == "error" and "no focal length" in by[name].messages[0]

@@ -150,9 +150,7 @@ def ingest_flight(
             FileReport(p.name, "ignored", [f"{p.name}: not a photo, .SRT telemetry or GeoTIFF; ignored"])
         )
     for p in files.orthomosaics:
-        reports.append(
-            FileReport(p.name, "orthomosaic", [f"{p.name}: orthomosaic GeoTIFF noted (not re-detected)"])
-        )
+        reports.append(_orthomosaic_report(p))
     srt_paths = ([Path(srt)] if srt else []) + files.srt
     track_records = []
     for p in srt_paths:
@@ -386,3 +384,28 @@ def ingest_flight(
 def by_hash_key(p: Path, reports: dict[str, FileReport]) -> str:
     digest = reports[str(p)].sha256
     return (digest or "")[:8]
+
+
+def _orthomosaic_report(path: Path) -> FileReport:
+    """Note an orthomosaic GeoTIFF (CRS, WGS84 bounds, resolution); it is not re-detected."""
+    import rasterio
+    from rasterio.errors import RasterioError
+    from rasterio.warp import transform_bounds
+
+    try:
+        with rasterio.open(path) as ds:
+            if ds.crs is None:
+                return FileReport(path.name, "error", [f"{path}: GeoTIFF without a CRS"])
+            w, s, e, n = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+            res = ds.res
+            crs = ds.crs.to_string()
+    except RasterioError as exc:
+        return FileReport(path.name, "error", [f"{path}: unreadable GeoTIFF ({exc})"])
+    return FileReport(
+        path.name,
+        "orthomosaic",
+        [
+            f"{path.name}: orthomosaic {crs}, {res[0]:.3g} x {res[1]:.3g} units/px, WGS84 bounds "
+            f"{w:.6f},{s:.6f},{e:.6f},{n:.6f}; noted, not re-detected"
+        ],
+    )

@@ -200,6 +200,9 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
                 path=path,
             )
         exif = img.getexif()
+        # read the sub-IFDs while the file is open (TIFF IFDs are read lazily)
+        sub = dict(exif.get_ifd(ExifTags.IFD.Exif))
+        gps = dict(exif.get_ifd(ExifTags.IFD.GPSInfo))
         if verify:
             try:
                 img.load()
@@ -209,8 +212,6 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
     gdal: dict[str, str] = {}
     if 42112 in exif:  # GDAL metadata in DJI-derived TIFFs carries the original EXIF
         gdal = dict(_GDAL_ITEM_RE.findall(str(exif[42112])))
-    sub = exif.get_ifd(ExifTags.IFD.Exif)
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
 
     lat = _num(xmp.get("GpsLatitude") or xmp.get("Latitude"))
     lon = _num(xmp.get("GpsLongtitude") or xmp.get("GpsLongitude") or xmp.get("Longitude"))
