@@ -66,6 +66,8 @@ def test_band_tables_roles_and_irradiance() -> None:
     assert bands.solar_irradiance("S2A", "swir2") == pytest.approx(85.25)
     assert bands.solar_irradiance("S2B", "swir1") == pytest.approx(247.08)
     assert bands.solar_irradiance("ETM+", "swir1") == pytest.approx(230.8)
+    assert bands.instrument_name("s2b") == "MSI" and bands.instrument_name("landsat9") == "OLI"
+    assert bands.solar_irradiance("MSI", "swir2") == bands.solar_irradiance("S2A", "swir2")
     assert bands.normalise_band("OLI", "B07") == "B7"  # Sentinel Hub spelling
     assert bands.normalise_band("S2", "b8a") == "B8A" and bands.normalise_band("S2", "9") == "B09"
     for sensor in bands.SENSORS:  # E0 falls with wavelength across the SWIR for every sensor
@@ -159,7 +161,7 @@ def test_band_map_any_order_dn_scaling_and_nodata(tmp_path: Path) -> None:
     assert scene.bands["swir2"][1, 1] == pytest.approx(0.30)
     assert np.isnan(scene.bands["swir2"][0, 0]) and scene.bands["swir2"].dtype == np.float32
     preset = read_geotiff(path, "s2:B12,B4,B11", time=datetime(2024, 3, 11, 3, 30))
-    assert preset.sensor == "S2A" and preset.time.hour == 3
+    assert preset.sensor == "MSI" and preset.metadata["sensor_key"] == "S2A" and preset.time.hour == 3
     assert np.array_equal(preset.bands["swir1"], scene.bands["swir1"])
 
 

@@ -147,8 +147,9 @@ def test_scenes_end_to_end_with_cache(tmp_path: Path) -> None:
     assert [s.metadata["cached"] for s in again] == [True, True]
     assert [s.metadata["request_sha256"] for s in again] == [s.metadata["request_sha256"] for s in scenes]
     first = scenes[0]
-    assert (first.source, first.sensor, first.level, first.cloud_cover) == ("sentinel2", "S2A", "toa", 12.5)
-    assert scenes[1].sensor == "S2B"
+    assert (first.source, first.sensor, first.level, first.cloud_cover) == ("sentinel2", "MSI", "toa", 12.5)
+    assert scenes[1].sensor == "MSI" and scenes[1].metadata["sensor_key"] == "S2B"
+    assert scenes[1].metadata["platform"] == "sentinel-2b"
     assert first.crs == "EPSG:32648" and first.pixel_size == (20.0, 20.0)
     assert set(first.bands) == {"blue", "green", "red", "nir", "nir_narrow", "wv", "swir1", "swir2"}
     # evalscript order B02,B03,B04,B08,B8A,B09,B11,B12,sunZ,sunA,dataMask -> 0.01..0.10
@@ -172,7 +173,12 @@ def test_landsat_collection_roles(tmp_path: Path) -> None:
         src = SentinelHubSource("landsat-ot-l1", _settings(server, tmp_path), resolution_m=30)
         (scene,) = list(src.scenes(parse_aoi(AOI_TEXT), START, END))
         payload = next(r for r in server.requests if r.path == "/api/v1/process").json()
-    assert scene.source == "landsat" and scene.sensor == "OLI-2" and scene.pixel_size == (30.0, 30.0)
+    assert (
+        scene.source == "landsat"
+        and scene.sensor == "OLI"
+        and scene.metadata["sensor_key"] == "OLI-2"
+        and scene.pixel_size == (30.0, 30.0)
+    )
     assert set(scene.bands) == {"coastal", "blue", "green", "red", "nir", "swir1", "swir2"}
     assert scene.bands["swir2"][3, 3] == pytest.approx(0.07)  # B07 is the 7th band
     assert '"SZA"' in payload["evalscript"] and payload["input"]["data"][0]["type"] == "landsat-ot-l1"

@@ -143,6 +143,16 @@ _ALIASES = {
 }
 
 
+#: Sensor key -> the instrument name scenes carry in ``Scene.sensor`` (the convention of
+#: :mod:`burnwatch.types` and the detectors): both Sentinel-2 units are "MSI", both OLIs "OLI".
+INSTRUMENT: Mapping[str, str] = {"S2A": "MSI", "S2B": "MSI", "OLI": "OLI", "OLI-2": "OLI", "ETM+": "ETM+"}
+
+
+def instrument_name(sensor: str) -> str:
+    """``Scene.sensor`` spelling for a sensor key or alias (``"s2b"`` -> ``"MSI"``)."""
+    return INSTRUMENT[sensor_key(sensor)]
+
+
 def sensor_key(sensor: str) -> str:
     """Canonical sensor key (``"S2A"``, ``"S2B"``, ``"OLI"``, ``"OLI-2"``, ``"ETM+"``) for a name
     or alias such as ``"s2"``, ``"landsat8"``, ``"l7"``; raise InputError when unknown."""

@@ -206,7 +206,7 @@ def read_geotiff(
     if when is None:
         raise InputError("no acquisition time in tags or file name; pass time=", path=path)
     factor = _apply_scale(data, scale, calibration, path)
-    sensor_name = sensor or preset_sensor or "unknown"
+    sensor_name = sensor or (band_tables.instrument_name(preset_sensor) if preset_sensor else "unknown")
     return Scene(
         scene_id=scene_id or path.stem,
         source=source,
@@ -218,7 +218,7 @@ def read_geotiff(
         level=level,
         sun_zenith=zenith,
         sun_azimuth=azimuth,
-        metadata={"path": str(path), "band_map": dict(roles), "scale": factor},
+        metadata={"path": str(path), "band_map": dict(roles), "scale": factor, "sensor_key": preset_sensor},
     )
 
 

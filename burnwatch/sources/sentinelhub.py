@@ -88,6 +88,7 @@ COLLECTIONS: Mapping[str, CollectionSpec] = {
     ),
 }  # fmt: skip
 
+#: Catalog platform -> sensor key in :mod:`burnwatch.sources.bands` (exact E0 per unit).
 _PLATFORM_SENSOR = {"sentinel-2a": "S2A", "sentinel-2b": "S2B", "landsat-8": "OLI", "landsat-9": "OLI-2"}
 
 
@@ -519,7 +520,7 @@ class SentinelHubSource:
             yield Scene(
                 scene_id=f"{self.collection}:{day}:{key[:12]}",
                 source=spec.source,
-                sensor=sensor,
+                sensor=band_tables.instrument_name(sensor),
                 time=first.time,
                 crs=crs,
                 transform=transform,
@@ -531,6 +532,8 @@ class SentinelHubSource:
                 metadata={
                     "collection": self.collection,
                     "catalog_ids": [i.id for i in day_items],
+                    "platform": first.platform,
+                    "sensor_key": sensor,
                     "request_sha256": key,
                     "cached": cached,
                     "resolution_m": self.resolution_m,
