@@ -163,6 +163,8 @@ def test_band_map_any_order_dn_scaling_and_nodata(tmp_path: Path) -> None:
     preset = read_geotiff(path, "s2:B12,B4,B11", time=datetime(2024, 3, 11, 3, 30))
     assert preset.sensor == "MSI" and preset.metadata["sensor_key"] == "S2A" and preset.time.hour == 3
     assert np.array_equal(preset.bands["swir1"], scene.bands["swir1"])
+    assert read_geotiff(path, {"swir2": 1}, sensor="landsat8").sensor == "OLI"
+    assert read_geotiff(path, {"swir2": 1}, sensor="TM").sensor == "TM"  # unknown names kept
 
 
 def test_reflectance_kept_and_eight_bit_refused(tmp_path: Path) -> None:

@@ -145,6 +145,14 @@ def _float_tag(ds: Any, *keys: str) -> float | None:
     return None
 
 
+def _instrument(sensor: str) -> str:
+    """Known sensor names/aliases -> instrument name ("l8" -> "OLI"); anything else unchanged."""
+    try:
+        return band_tables.instrument_name(sensor)
+    except InputError:
+        return sensor
+
+
 @lru_cache(maxsize=64)
 def _crs_from_wkt(wkt: str) -> str:
     """``"EPSG:n"`` when the WKT matches an EPSG code (rasterio's >= 70 % confidence), else the WKT.
@@ -206,7 +214,8 @@ def read_geotiff(
     if when is None:
         raise InputError("no acquisition time in tags or file name; pass time=", path=path)
     factor = _apply_scale(data, scale, calibration, path)
-    sensor_name = sensor or (band_tables.instrument_name(preset_sensor) if preset_sensor else "unknown")
+    sensor_name = _instrument(sensor) if sensor else None
+    sensor_name = sensor_name or (band_tables.instrument_name(preset_sensor) if preset_sensor else "unknown")
     return Scene(
         scene_id=scene_id or path.stem,
         source=source,
@@ -264,7 +273,7 @@ def read_band_files(
     return Scene(
         scene_id=scene_id or (first.stem if first else "bands"),
         source=source,
-        sensor=sensor,
+        sensor=_instrument(sensor),
         time=time,
         crs=grid[0],
         transform=grid[1],
