@@ -264,3 +264,23 @@ def test_afimg_bad_lines_and_name(tmp_path: Path) -> None:
     other.write_text("")
     with pytest.raises(InputError, match="file name"):
         read_afimg_txt(other)
+
+
+def test_area_api_plain_text_errors_are_source_errors() -> None:
+    with FakeServer() as server:
+        server.add("GET", "/api/area/csv/", Reply.text("Exceeding allowed transaction limit."))
+        with pytest.raises(SourceError, match="transaction limit") as info:
+            _client(server).hotspots(parse_aoi("105,20,106,21"), datetime(2024, 3, 1), datetime(2024, 3, 1))
+    assert not isinstance(info.value, AuthError)
+    with FakeServer() as server:  # an empty answer (no fires) is not an error
+        server.add("GET", "/api/area/csv/", Reply.text(""))
+        assert (
+            _client(server).hotspots(parse_aoi("105,20,106,21"), datetime(2024, 3, 1), datetime(2024, 3, 1))
+            == []
+        )
+    with FakeServer() as server:  # header only: no fires
+        server.add("GET", "/api/area/csv/", Reply.text(VIIRS_HEADER + "\n"))
+        assert (
+            _client(server).hotspots(parse_aoi("105,20,106,21"), datetime(2024, 3, 1), datetime(2024, 3, 1))
+            == []
+        )

@@ -430,8 +430,10 @@ class FirmsClient:
         # FIRMS answers some errors with HTTP 200/400 and a plain-text message
         if "invalid map_key" in head or ("invalid api call" in head and "key" in head):
             raise AuthError(f"FIRMS rejected the map key ({text.strip()[:80]})")
-        if head.startswith("invalid") or head.startswith("error"):
-            raise SourceError(f"FIRMS {source}: {text.strip()[:200]}")
+        first_line = head.splitlines()[0] if head else ""
+        if first_line and "latitude" not in first_line:
+            # e.g. "Invalid area coordinates", "Exceeding allowed transaction limit"
+            raise SourceError(f"FIRMS {source}: unexpected answer: {text.strip()[:200]}")
         return text
 
     def hotspots(self, aoi: AOI, start: datetime, end: datetime, source: str | None = None) -> list[Hotspot]:
