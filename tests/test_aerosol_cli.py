@@ -200,3 +200,35 @@ def test_bad_credentials_give_one_clear_error(
                                    "--out", str(tmp_path / "x")])  # fmt: skip
     assert res.exit_code != 0
     assert "wrong" not in res.output
+
+
+def test_demo_with_wind_csv_model_and_hotspots(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from shapely.geometry import Point
+
+    from burnwatch.aerosol.pm25 import CalibrationModel
+    from burnwatch.publish.vector import write_hotspots
+    from burnwatch.types import Hotspot
+
+    wind = tmp_path / "wind.csv"
+    wind.write_text("time,lon,lat,wind_dir_deg,wind_speed_ms\n2024-06-10T03:00:00Z,106.1,20.73,225,3\n")
+    model = CalibrationModel(("ln_aod",), 4.0, (0.9,), 1.0, description="test model").save(
+        tmp_path / "m.json"
+    )
+    hs = Hotspot(
+        source="firms", sensor="VIIRS", algorithm="firms", time=datetime(2024, 6, 10, 6, tzinfo=timezone.utc),
+        lon=106.10, lat=20.74, confidence=0.9, confidence_class="high", footprint=Point(106.10, 20.74).buffer(0.002),
+    )  # fmt: skip
+    hotspots = write_hotspots([hs], tmp_path / "fires.geojson")
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(cli, ["aerosol", "run", "--source", "demo", "--out", str(out), "--wind", str(wind),
+                                   "--model", str(model), "--hotspots", str(hotspots)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (grid,) = _summary(out)["grids"]  # type: ignore[misc]
+    assert grid["pm25_calibrated"] is True and "UNCALIBRATED" not in res.output
+    incidents = grid["incidents"]
+    assert len(incidents) == 10  # 9 demo fires + the supplied hotspot
+    assert all(i["wind"]["source"] == "csv" and i["wind"]["from_deg"] == 225.0 for i in incidents)
+    # the demo smoke blows to the south-west; assuming the opposite wind finds (almost) nothing
+    assert sum(i["smoke"] for i in incidents) <= 2
