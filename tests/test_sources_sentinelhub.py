@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import rasterio
 from fakeserver import FakeServer, Reply, Request
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rasterio.io import MemoryFile
 from rasterio.transform import from_bounds
 
@@ -356,3 +358,23 @@ def test_large_grids_are_fetched_in_tiles_and_assembled(
         again.metadata["cached"] is True
         and again.metadata["request_sha256"] == scene.metadata["request_sha256"]
     )
+
+
+@given(
+    width=st.integers(1, 700),
+    height=st.integers(1, 700),
+    tile=st.integers(50, 300),
+    res=st.sampled_from([10.0, 20.0, 30.0, 60.0]),
+)
+@settings(max_examples=60, deadline=None)
+def test_grid_tiles_partition_the_grid(width: int, height: int, tile: int, res: float) -> None:
+    from burnwatch.sources.sentinelhub import grid_tiles
+
+    bbox = (500000.0, 2300000.0, 500000.0 + width * res, 2300000.0 + height * res)
+    covered = np.zeros((height, width), np.int32)
+    for row0, col0, (x0, y0, x1, y1), (tw, th) in grid_tiles(bbox, (width, height), res, tile):
+        assert 1 <= tw <= tile and 1 <= th <= tile
+        assert (x1 - x0, y1 - y0) == pytest.approx((tw * res, th * res))
+        assert x0 == pytest.approx(bbox[0] + col0 * res) and y1 == pytest.approx(bbox[3] - row0 * res)
+        covered[row0 : row0 + th, col0 : col0 + tw] += 1
+    assert (covered == 1).all()
