@@ -378,3 +378,9 @@ def test_grid_tiles_partition_the_grid(width: int, height: int, tile: int, res: 
         assert x0 == pytest.approx(bbox[0] + col0 * res) and y1 == pytest.approx(bbox[3] - row0 * res)
         covered[row0 : row0 + th, col0 : col0 + tw] += 1
     assert (covered == 1).all()
+
+
+def test_malformed_catalog_feature_is_source_error(tmp_path: Path) -> None:
+    bad = _catalog([{"type": "Feature", "id": "x", "properties": {"eo:cloud_cover": 3}}])
+    with _server(bad) as server, pytest.raises(SourceError, match="malformed feature"):
+        search_catalog("sentinel2-l1c", parse_aoi(AOI_TEXT), START, END, settings=_settings(server, tmp_path))

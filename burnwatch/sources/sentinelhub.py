@@ -291,7 +291,13 @@ class _Client:
         from sentinelhub import CRS, BBox, SentinelHubCatalog
 
         start, end = utc(start), inclusive_end(end)
-        query = {"collection": self.collection.catalog_id, "bbox": aoi.bbox, "start": start, "end": end}
+        query = {
+            "service": self.config.sh_base_url,
+            "collection": self.collection.catalog_id,
+            "bbox": aoi.bbox,
+            "start": start,
+            "end": end,
+        }
         cache_file = self.cache / f"catalog-{_sha256(query)}.json"
         stable = end < datetime.now(timezone.utc) - timedelta(days=3)
         if stable and cache_file.exists():
@@ -311,10 +317,15 @@ class _Client:
                 _write_atomic(cache_file, json.dumps(features).encode())
         items = []
         for f in features:
-            props = f["properties"]
-            when = utc(datetime.fromisoformat(str(props["datetime"]).replace("Z", "+00:00")))
-            cc = props.get("eo:cloud_cover")
-            item = CatalogItem(str(f["id"]), when, None if cc is None else float(cc), props.get("platform"))
+            try:
+                props = f["properties"]
+                when = utc(datetime.fromisoformat(str(props["datetime"]).replace("Z", "+00:00")))
+                cc = props.get("eo:cloud_cover")
+                item = CatalogItem(
+                    str(f["id"]), when, None if cc is None else float(cc), props.get("platform")
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SourceError(f"Sentinel Hub catalog {self.name}: malformed feature {f!r:.200}") from exc
             if max_cloud is not None and item.cloud_cover is not None and item.cloud_cover > max_cloud:
                 continue
             if start <= item.time <= end:
