@@ -99,8 +99,22 @@ def test_missing_inputs_raise_clear_errors() -> None:
     bands = {k: v for k, v in sim.scene.bands.items() if k != "swir2"}
     s = sim.scene
     with pytest.raises(InputError, match="missing bands"):
-        retrieve_aod(Scene(s.scene_id, s.source, s.sensor, s.time, s.crs, s.transform, bands, sun_zenith=30.0))
+        retrieve_aod(
+            Scene(s.scene_id, s.source, s.sensor, s.time, s.crs, s.transform, bands, sun_zenith=30.0)
+        )
     with pytest.raises(InputError, match="sun zenith"):
         retrieve_aod(Scene(s.scene_id, s.source, s.sensor, s.time, s.crs, s.transform, s.bands))
     with pytest.raises(InputError, match="TOA"):
-        retrieve_aod(Scene(s.scene_id, s.source, s.sensor, s.time, s.crs, s.transform, s.bands, level="boa", sun_zenith=30.0))
+        retrieve_aod(
+            Scene(
+                s.scene_id,
+                s.source,
+                s.sensor,
+                s.time,
+                s.crs,
+                s.transform,
+                s.bands,
+                level="boa",
+                sun_zenith=30.0,
+            )
+        )
