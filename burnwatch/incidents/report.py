@@ -253,7 +253,7 @@ def write_pdf(data: ReportData, map_png: Path, path: Path, title: str) -> Path:
     story: list[Any] = [
         Paragraph(title, h1),
         Paragraph(f"Generated {data.generated_at}; times in ICT (UTC+7).", body),
-        Image(str(map_png), width=150 * mm, height=128 * mm),
+        Image(str(map_png), width=105 * mm, height=90 * mm),
         Paragraph(f"Hotspots per source ({data.day.isoformat()})", h2),
     ]
     if data.source_counts:

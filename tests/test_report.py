@@ -1,0 +1,98 @@
+# ruff: noqa: F811  (pytest fixtures imported from dbfixtures)
+"""Daily province report: the PDF renders (first page -> PNG, not blank), HTML/map exist."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dbfixtures import _fast_password_hashing, db_url, make_hotspot, pg_database, sqlite_template  # noqa: F401
+from PIL import Image
+from sqlalchemy import select
+
+from burnwatch.incidents import cases
+from burnwatch.incidents.clustering import ClusterParams
+from burnwatch.incidents.report import build_report_data, daily_report, slug
+from burnwatch.store import db
+from burnwatch.store.ingest import ScanRecord, ingest_hotspots
+from burnwatch.store.models import Case, Incident
+from burnwatch.store.users import add_user
+
+PARAMS = ClusterParams(distance_m=1000.0, window=timedelta(hours=24))
+PROVINCE = "Đồng Tháp"
+
+
+def seed(url: str) -> None:
+    """Three incidents in Đồng Tháp: two on 1 March (ICT), one on 27 Feb with a closed case."""
+    hs = [
+        make_hotspot(105.60, 10.45, time="2024-03-01T03:30:00", confidence=0.9),
+        make_hotspot(
+            105.6003,
+            10.45,
+            time="2024-03-01T06:10:00",
+            source="firms",
+            sensor="VIIRS NOAA-20",
+            algorithm="VNP14IMG",
+            confidence=0.8,
+            size_m=375,
+        ),
+        make_hotspot(105.75, 10.30, time="2024-02-29T20:00:00", confidence=0.5),  # 1 March 03:00 ICT
+        make_hotspot(105.90, 10.60, time="2024-02-27T03:30:00"),
+        make_hotspot(105.95, 10.65, time="2024-02-26T03:30:00"),
+    ]
+    with db.session_scope(url) as s:
+        ingest_hotspots(s, hs, ScanRecord(kind="scan", source="mixed"), params=PARAMS)
+        for inc in s.scalars(select(Incident)):
+            inc.province = PROVINCE
+            inc.commune = "Mỹ Tho" if inc.lon < 105.7 else "Cao Lãnh"
+        add_user(s, "lan", "analyst", "correct horse")
+        add_user(s, "minh", "inspector", "battery staple")
+    with db.session_scope(url) as s:
+        old = s.scalars(
+            select(Case).join(Incident, Case.incident_id == Incident.id).where(Incident.lon > 105.92)
+        ).one()
+        cases.assign(s, old.id, "minh", actor="lan", reason="go")
+        cases.transition(s, old.id, "in_inspection", actor="minh", reason="there")
+        cases.transition(s, old.id, "no_burning_found", actor="minh", reason="cold")
+        cases.transition(s, old.id, "closed", actor="lan", reason="done")
+
+
+def test_report_content(db_url: str) -> None:
+    seed(db_url)
+    with db.session_scope(db_url) as s:
+        data, shown = build_report_data(s, date(2024, 3, 1), PROVINCE)
+    assert len(data.new) == 2 and len(data.open) == 1  # the closed one is not listed
+    assert {x.commune for x in data.new} == {"Mỹ Tho", "Cao Lãnh"}
+    assert data.source_counts == {"firms": 1, "sentinel2": 2}
+    assert next(x for x in data.new if x.commune == "Mỹ Tho").sources == "firms 1, sentinel2 1"
+    assert len(shown) == 3
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) not installed")
+def test_pdf_first_page_renders(db_url: str, tmp_path: Path) -> None:
+    seed(db_url)
+    with db.session_scope(db_url) as s:
+        files = daily_report(s, date(2024, 3, 1), PROVINCE, tmp_path / "report")
+    assert files.pdf.name == "dong-thap_2024-03-01.pdf" and files.pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(files.pdf), str(tmp_path / "page")],
+        check=True,
+        timeout=60,
+    )
+    pngs = sorted(tmp_path.glob("page*.png"))
+    assert len(pngs) == 1
+    page = np.asarray(Image.open(pngs[0]).convert("L"), dtype=float)
+    ink = (page < 200).mean()
+    assert page.std() > 10 and 0.01 < ink < 0.6, (page.std(), ink)
+    # the map PNG has red incident markers on it
+    rgb = np.asarray(Image.open(files.map_png).convert("RGB")).astype(int)
+    red = (rgb[..., 0] > 180) & (rgb[..., 1] < 80) & (rgb[..., 2] < 80)
+    assert red.sum() > 20
+
+
+def test_slug() -> None:
+    assert slug("Đồng Tháp") == "dong-thap" and slug("Hưng Yên") == "hung-yen" and slug("Hà Nội") == "ha-noi"
