@@ -203,6 +203,12 @@ def test_clear_errors(tmp_path: Path) -> None:
         parse_band_map("s2:B9,B13")
     with pytest.raises(InputError, match="file not found"):
         read_geotiff(tmp_path / "nope.tif", {"swir2": 1})
+    # a header that opens but pixel data cut short
+    big = _tif(tmp_path / "trunc.tif", np.random.default_rng(0).random((2, 300, 300), dtype=np.float32))
+    data = big.read_bytes()
+    big.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptFileError, match=r"trunc\.tif"):
+        read_geotiff(big, {"swir1": 1, "swir2": 2}, time=datetime(2024, 3, 1))
 
 
 def test_local_source_skips_bad_files_and_filters(tmp_path: Path) -> None:
