@@ -284,3 +284,19 @@ def test_area_api_plain_text_errors_are_source_errors() -> None:
             _client(server).hotspots(parse_aoi("105,20,106,21"), datetime(2024, 3, 1), datetime(2024, 3, 1))
             == []
         )
+
+
+def test_area_api_max_days_is_configurable() -> None:
+    with FakeServer() as server:
+        server.add("GET", "/api/area/csv/", Reply.text(_csv_body()))
+        settings = load_settings(firms_map_key=KEY, firms_base_url=server.url, http_retries=0)
+        FirmsClient(settings, max_days=5).hotspots(
+            parse_aoi("105,20,106,21"), datetime(2024, 3, 1), datetime(2024, 3, 12)
+        )
+        assert [r.path.rsplit("/", 2)[1:] for r in server.requests] == [
+            ["5", "2024-03-01"],
+            ["5", "2024-03-06"],
+            ["2", "2024-03-11"],
+        ]
+    with pytest.raises(InputError):
+        FirmsClient(settings, max_days=11)

@@ -395,9 +395,18 @@ class FirmsClient:
     into several calls; results are clipped to the AOI and time range and de-duplicated.
     """
 
-    def __init__(self, settings: Settings | None = None, *, source: str = "VIIRS_SNPP_NRT") -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        source: str = "VIIRS_SNPP_NRT",
+        max_days: int = MAX_DAYS_PER_CALL,
+    ) -> None:
+        if not 1 <= max_days <= MAX_DAYS_PER_CALL:
+            raise InputError(f"FIRMS max_days must be 1-{MAX_DAYS_PER_CALL}, got {max_days}")
         self.settings = settings or get_settings()
         self.source = source
+        self.max_days = max_days  # lower it if FIRMS tightens its DAY_RANGE limit
         self.errors: list[BurnwatchError] = []
 
     def _key(self) -> str:
@@ -410,8 +419,8 @@ class FirmsClient:
         """One area-API call; returns the CSV text. Raises AuthError for a rejected key."""
         if source not in FIRMS_SOURCES:
             raise InputError(f"unknown FIRMS source {source!r}; known: {', '.join(FIRMS_SOURCES)}")
-        if not 1 <= days <= MAX_DAYS_PER_CALL:
-            raise InputError(f"FIRMS day range must be 1-{MAX_DAYS_PER_CALL}, got {days}")
+        if not 1 <= days <= self.max_days:
+            raise InputError(f"FIRMS day range must be 1-{self.max_days}, got {days}")
         key = self._key()
         area = ",".join(f"{v:.6f}".rstrip("0").rstrip(".") for v in bbox)
         url = f"{self.settings.firms_base_url.rstrip('/')}/api/area/csv/{key}/{source}/{area}/{days}"
@@ -441,7 +450,7 @@ class FirmsClient:
         source = source or self.source
         start, end = utc(start), inclusive_end(end)
         seen: dict[tuple[str, str, str, str, float, float], Hotspot] = {}
-        for first, days in day_chunks(start.date(), end.date()):
+        for first, days in day_chunks(start.date(), end.date(), self.max_days):
             text = self.fetch_csv(source, aoi.bbox, days, first)
             name = f"FIRMS {source} {first.isoformat()}+{days}d"
             if not text.strip():
