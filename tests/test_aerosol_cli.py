@@ -147,6 +147,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert {p.attributes["incident_id"] for p in plumes} == {i["incident_id"] for i in smoky}
     assert all(p.kind == "smoke" for p in plumes)
     assert "UNCALIBRATED" in res.output
+    html = (out / "map.html").read_text()
+    assert summary["map"] == str(out / "map.html") and "PM2.5 (VN_AQI)" in html
+    assert "https://" not in html.split("<body>")[0]  # offline: no CDN links in the head
 
 
 def test_group_without_aoi_prints_help() -> None:

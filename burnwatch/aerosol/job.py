@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,7 @@ def run_job(
             result.errors.append(f"{grid.scene_id}: {exc.message}")
             log.error("%s: %s", grid.scene_id, exc.message)
     result.errors.extend(e.message for e in provider_errors)
+    map_path = _write_map(out, result) if result.grids else None
 
     summary = {
         "source": source,
@@ -164,6 +165,7 @@ def run_job(
         "pm25_model": {"calibrated": pm_model.calibrated, "description": pm_model.description},
         "quality_flags": {str(k): v for k, v in QA_MEANING.items()},
         "grids": result.grids,
+        "map": str(map_path) if map_path else None,
         "errors": result.errors,
     }
     result.summary_path = out / "summary.json"
@@ -238,6 +240,44 @@ def _one_grid(
         for a in attributions
     ]
     return entry
+
+
+def _write_map(out: Path, result: JobResult) -> Path | None:
+    """An offline web map with the classed AOD / PM2.5 layers and the smoke plumes."""
+    import rasterio
+
+    from burnwatch.aerosol.layers import AOD_RAMP, VN_AQI_RAMP
+    from burnwatch.publish.quicklook import mask_overlay
+    from burnwatch.publish.vector import read_hotspots
+    from burnwatch.publish.webmap import hotspot_map
+
+    overlays = []
+    plumes: list[Hotspot] = []
+    try:
+        for i, g in enumerate(result.grids):
+            for key, ramp, label in (
+                ("aod550_classes", AOD_RAMP, "AOD 550 nm"),
+                ("aerosol_index_classes", AOD_RAMP, "UV aerosol index"),
+                ("pm25_classes", VN_AQI_RAMP, "PM2.5 (VN_AQI)"),
+            ):
+                if key not in g["files"]:
+                    continue
+                with rasterio.open(g["files"][key]) as src:
+                    classes, transform, crs = src.read(1), src.transform, src.crs.to_string()
+                overlay = mask_overlay(
+                    classes,
+                    transform,
+                    crs,
+                    name=f"{label} {g['stem'][:13]}",
+                    colours=ramp.colormap,
+                    opacity=0.6,
+                )
+                overlays.append(replace(overlay, show=(i == 0 and key != "pm25_classes")))
+            plumes.extend(read_hotspots(Path(g["files"]["plumes"])))
+        return hotspot_map(plumes, out / "map.html", overlays, title="burnwatch aerosol")
+    except BurnwatchError as exc:
+        result.errors.append(f"map: {exc.message}")
+        return None
 
 
 def _round(v: float | None, nd: int = 4) -> float | None:
