@@ -1,0 +1,92 @@
+"""The web application: ``create_app(settings)`` builds a FastAPI app over the library.
+
+Routes are thin (:mod:`burnwatch.api.routes`); the store, case workflow, exports and flight
+ingest do the work. State kept on ``app.state``: settings, a session factory for
+``settings.database_url``, the clock (``time.time``; tests inject a fake one), the login
+limiter, the flight job runner and the Jinja2 templates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from burnwatch import __version__
+from burnwatch.config import Settings, get_settings
+
+HERE = Path(__file__).resolve().parent
+VENDOR = HERE.parent / "publish" / "static" / "vendor"
+
+_DEFAULT: Any = object()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    detector_factory: Callable[[], Any] | None = _DEFAULT,
+    clock: Callable[[], float] = time.time,
+    flight_workers: int = 1,
+) -> FastAPI:
+    """Build the app. ``detector_factory`` makes the flight detector (default: the shipped
+    model, loaded in the worker processes); ``flight_workers`` = 0 runs detection in the
+    job thread (tests with a fake detector)."""
+    from fastapi.staticfiles import StaticFiles
+    from fastapi.templating import Jinja2Templates
+
+    from burnwatch.api import models  # noqa: F401  (register the app's tables on Base)
+    from burnwatch.api.auth import LoginLimiter
+    from burnwatch.api.errors import install_error_handlers
+    from burnwatch.api.jobs import FlightJobs
+    from burnwatch.api.routes import cases, flights, hotspots, incidents, layers, ogc, pages, review
+    from burnwatch.store.db import ensure_schema, session_factory
+
+    settings = settings or get_settings()
+    if detector_factory is _DEFAULT:
+        from burnwatch.flights.ingest import default_detector_factory
+
+        detector_factory = default_detector_factory
+    ensure_schema(settings.database_url)
+    sessions = session_factory(settings.database_url)
+    jobs = FlightJobs(sessions, Path(settings.data_dir) / "flights", detector_factory, workers=flight_workers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        jobs.mark_interrupted()
+        yield
+        jobs.shutdown()
+
+    app = FastAPI(
+        title="burnwatch",
+        version=__version__,
+        description="Open-burning hotspots, incidents and cases for inspectors, drone operators, analysts.",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI would load its assets from a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.clock = clock
+    app.state.login_limiter = LoginLimiter(clock)
+    app.state.jobs = jobs
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    install_error_handlers(app)
+    for module in (pages, incidents, hotspots, cases, flights, review, layers, ogc):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    if VENDOR.is_dir():
+        app.mount("/vendor", StaticFiles(directory=str(VENDOR)), name="vendor")
+
+    @app.middleware("http")
+    async def security_headers(request: Any, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app

@@ -1,0 +1,218 @@
+"""Authentication and authorisation for the web app.
+
+* Passwords: Argon2id hashes checked by :func:`burnwatch.store.users.authenticate`.
+* Pages use a session cookie (``HttpOnly``, ``SameSite=Lax``); the API also accepts
+  ``Authorization: Bearer <token>`` from ``POST /api/token``. Both are the same signed value
+  (itsdangerous HMAC-SHA1 over ``{"u": username, "iat": issued-at}``, keyed by
+  ``Settings.secret_key``, different salts) and expire ``Settings.session_minutes`` after
+  issue, measured with the app's clock (injectable in tests).
+* Every route names its allowed roles once, with :func:`allow` in its ``dependencies``; the
+  :class:`Roles` object is kept on the route so tests can enumerate ``app.routes``.
+* Logins are rate-limited per (username, client IP): :class:`LoginLimiter`.
+* Users with a province (inspectors usually) see only that province: :func:`province_scope`.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from burnwatch.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
+from burnwatch.store.models import User
+from burnwatch.store.users import ROLES
+
+COOKIE = "burnwatch_session"
+ANONYMOUS = "anonymous"
+ALL_ROLES: tuple[str, ...] = tuple(ROLES)
+STAFF = ("admin", "analyst", "drone_operator", "inspector")
+CASE_ROLES = ("admin", "analyst", "inspector")
+FLIGHT_ROLES = ("admin", "analyst", "drone_operator")
+REVIEW_ROLES = ("admin", "analyst")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller. ``province`` None = every province."""
+
+    username: str
+    role: str
+    province: str | None = None
+    full_name: str = ""
+
+
+class Roles:
+    """Dependency: the caller must be logged in with one of ``roles`` (or anyone when
+    ``anonymous``). Sets ``request.state.principal`` (None for anonymous callers)."""
+
+    def __init__(self, *roles: str, anonymous: bool = False) -> None:
+        unknown = set(roles) - set(ALL_ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)}")
+        self.roles = frozenset(roles)
+        self.anonymous = anonymous
+
+    def __repr__(self) -> str:
+        return f"Roles({', '.join(sorted(self.roles))}{', anonymous' if self.anonymous else ''})"
+
+    def __call__(self, request: Request) -> Principal | None:
+        principal = authenticate_request(request, required=not self.anonymous)
+        if principal is not None and not self.anonymous and principal.role not in self.roles:
+            raise PermissionDeniedError(f"{request.url.path}: role {principal.role!r} may not use this")
+        request.state.principal = principal
+        return principal
+
+
+def allow(*roles: str, anonymous: bool = False) -> Any:
+    """``dependencies=[allow("admin", "analyst")]`` on a route."""
+    return Depends(Roles(*roles, anonymous=anonymous))
+
+
+def principal(request: Request) -> Principal:
+    """The caller checked by the route's :class:`Roles` (never None on non-anonymous routes)."""
+    p = getattr(request.state, "principal", None)
+    if p is None:
+        raise AuthenticationError("not logged in")
+    assert isinstance(p, Principal)
+    return p
+
+
+def optional_principal(request: Request) -> Principal | None:
+    p = getattr(request.state, "principal", None)
+    return p if isinstance(p, Principal) else None
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """A session per request: committed when the route returns, rolled back on error."""
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+def _serializer(request_or_app: Any, salt: str) -> Any:
+    from itsdangerous import URLSafeSerializer
+
+    app = getattr(request_or_app, "app", request_or_app)
+    return URLSafeSerializer(app.state.settings.secret_key.get_secret_value(), salt=salt)
+
+
+def issue_token(app: Any, username: str, kind: str = "session") -> str:
+    """A signed token for ``username`` issued now (``kind``: session | api)."""
+    return str(_serializer(app, f"burnwatch-{kind}").dumps({"u": username, "iat": app.state.clock()}))
+
+
+def _read_token(request: Request, token: str, kind: str) -> str:
+    from itsdangerous import BadSignature
+
+    try:
+        data = _serializer(request, f"burnwatch-{kind}").loads(token)
+        username, issued = str(data["u"]), float(data["iat"])
+    except (BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise AuthenticationError("invalid session or token") from exc
+    settings = request.app.state.settings
+    age = request.app.state.clock() - issued
+    if age > settings.session_minutes * 60 or age < -60:
+        raise AuthenticationError("session expired; log in again")
+    return username
+
+
+def authenticate_request(request: Request, required: bool = True) -> Principal | None:
+    """The caller from the bearer token or the session cookie; None when anonymous."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        username = _read_token(request, header[7:].strip(), "api")
+    elif request.cookies.get(COOKIE):
+        username = _read_token(request, request.cookies[COOKIE], "session")
+    elif required:
+        raise AuthenticationError("not logged in")
+    else:
+        return None
+    session: Session = request.app.state.sessions()
+    try:
+        user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+        if user is None:
+            raise AuthenticationError("unknown or inactive user")
+        return Principal(user.username, user.role, user.province, user.full_name)
+    finally:
+        session.close()
+
+
+# --- login ---------------------------------------------------------------------------------
+
+
+class LoginLimiter:
+    """At most ``max_failures`` failed logins per (username, IP) in ``window_s`` seconds."""
+
+    def __init__(self, clock: Callable[[], float], max_failures: int = 5, window_s: float = 300.0) -> None:
+        self.clock = clock
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str]) -> deque[float]:
+        q = self._failures.setdefault(key, deque())
+        cutoff = self.clock() - self.window_s
+        while q and q[0] < cutoff:
+            q.popleft()
+        return q
+
+    def check(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            q = self._recent(key)
+            if len(q) >= self.max_failures:
+                wait = int(q[0] + self.window_s - self.clock()) + 1
+                raise RateLimitedError(f"too many failed logins; try again in {wait} s")
+
+    def failed(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._recent(key).append(self.clock())
+
+    def reset(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+def login(request: Request, username: str, password: str) -> Principal:
+    """Check a password (rate-limited); AuthenticationError or RateLimitedError otherwise."""
+    from burnwatch.store.users import authenticate
+
+    limiter: LoginLimiter = request.app.state.login_limiter
+    key = (username.strip().lower(), request.client.host if request.client else "?")
+    limiter.check(key)
+    session: Session = request.app.state.sessions()
+    try:
+        user = authenticate(session, username.strip(), password)
+    except AuthenticationError:
+        limiter.failed(key)
+        raise
+    finally:
+        session.close()
+    limiter.reset(key)
+    return Principal(user.username, user.role, user.province, user.full_name)
+
+
+def province_scope(p: Principal, requested: str | None) -> str | None:
+    """The province filter to apply: a province-bound user gets their own, and asking for
+    another one is refused. Admins and users without a province may ask for any."""
+    if p.province and p.role != "admin":
+        if requested and unicodedata.normalize("NFC", requested) != p.province:
+            raise PermissionDeniedError(f"{p.username!r} may only see {p.province}")
+        return p.province
+    return unicodedata.normalize("NFC", requested) if requested else None

@@ -1,0 +1,190 @@
+"""Filtered, paged reads for the API (parameterised SQLAlchemy only, never string SQL).
+
+Bounding boxes are WGS84 ``(min_lon, min_lat, max_lon, max_lat)``; times are aware UTC,
+``start`` inclusive and ``end`` exclusive; confidences 0-1.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shapely.geometry import mapping
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session
+
+from burnwatch.errors import InputError
+from burnwatch.store.models import Case, HotspotRow, Incident
+
+BBox = tuple[float, float, float, float]
+MAX_LIMIT = 5000
+
+
+def parse_bbox(text: str | None) -> BBox | None:
+    """``"minlon,minlat,maxlon,maxlat"`` (WGS84 degrees) -> tuple; InputError if malformed."""
+    if text is None or not text.strip():
+        return None
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise InputError(f"bbox {text!r}: expected minlon,minlat,maxlon,maxlat") from exc
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise InputError(f"bbox {text!r}: not an ordered WGS84 box")
+    return (x0, y0, x1, y1)
+
+
+def parse_interval(text: str | None) -> tuple[datetime | None, datetime | None]:
+    """OGC ``datetime``: an instant, ``start/end``, ``../end`` or ``start/..`` (ISO 8601)."""
+    from burnwatch.types import utc
+
+    if not text:
+        return None, None
+
+    def one(part: str) -> datetime | None:
+        part = part.strip()
+        if part in ("", ".."):
+            return None
+        try:
+            return utc(datetime.fromisoformat(part.replace("Z", "+00:00")))
+        except ValueError as exc:
+            raise InputError(f"datetime {part!r} is not ISO 8601") from exc
+
+    if "/" in text:
+        a, b = text.split("/", 1)
+        return one(a), one(b)
+    t = one(text)
+    return t, t
+
+
+@dataclass(frozen=True)
+class Filters:
+    bbox: BBox | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    province: str | None = None
+    source: str | None = None
+    status: str | None = None  # case state
+    min_confidence: float | None = None
+    incident_id: int | None = None
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def incident_stmt(f: Filters) -> Select[Any]:
+    """Active incidents matching ``f`` with their latest case (outer join)."""
+    latest = (
+        select(func.max(Case.id)).where(Case.incident_id == Incident.id).correlate(Incident).scalar_subquery()
+    )
+    stmt: Select[Any] = (
+        select(Incident, Case).outerjoin(Case, Case.id == latest).where(Incident.status == "active")
+    )
+    if f.bbox is not None:
+        x0, y0, x1, y1 = f.bbox
+        stmt = stmt.where(
+            Incident.max_lon >= x0, Incident.min_lon <= x1, Incident.max_lat >= y0, Incident.min_lat <= y1
+        )
+    if f.start is not None:
+        stmt = stmt.where(Incident.last_seen >= f.start)
+    if f.end is not None:
+        stmt = stmt.where(Incident.first_seen < f.end)
+    if f.province is not None:
+        stmt = stmt.where(Incident.province == _nfc(f.province))
+    if f.min_confidence is not None:
+        stmt = stmt.where(Incident.confidence >= f.min_confidence)
+    if f.status is not None:
+        stmt = stmt.where(Case.state == f.status)
+    if f.source is not None:
+        stmt = stmt.where(
+            exists().where(HotspotRow.incident_id == Incident.id, HotspotRow.source == f.source)
+        )
+    if f.incident_id is not None:
+        stmt = stmt.where(Incident.id == f.incident_id)
+    return stmt
+
+
+def incidents(
+    session: Session, f: Filters, limit: int = 1000, offset: int = 0
+) -> tuple[list[tuple[Incident, Case | None]], int]:
+    """(rows, number matched) for one page."""
+    stmt = incident_stmt(f)
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = session.execute(stmt.order_by(Incident.last_seen.desc(), Incident.id).limit(limit).offset(offset))
+    return [(r[0], r[1]) for r in rows], total
+
+
+def hotspot_stmt(f: Filters) -> Select[Any]:
+    stmt: Select[Any] = select(HotspotRow)
+    if f.bbox is not None:
+        x0, y0, x1, y1 = f.bbox
+        stmt = stmt.where(HotspotRow.lat.between(y0, y1), HotspotRow.lon.between(x0, x1))
+    if f.start is not None:
+        stmt = stmt.where(HotspotRow.time >= f.start)
+    if f.end is not None:
+        stmt = stmt.where(HotspotRow.time < f.end)
+    if f.source is not None:
+        stmt = stmt.where(HotspotRow.source == f.source)
+    if f.min_confidence is not None:
+        stmt = stmt.where(HotspotRow.confidence >= f.min_confidence)
+    if f.incident_id is not None:
+        stmt = stmt.where(HotspotRow.incident_id == f.incident_id)
+    if f.province is not None or f.status is not None:
+        stmt = stmt.join(Incident, HotspotRow.incident_id == Incident.id)
+        if f.province is not None:
+            stmt = stmt.where(Incident.province == _nfc(f.province))
+        if f.status is not None:
+            stmt = stmt.where(exists().where(Case.incident_id == Incident.id, Case.state == f.status))
+    return stmt
+
+
+def hotspots(
+    session: Session, f: Filters, limit: int = 1000, offset: int = 0, count: bool = True
+) -> tuple[list[HotspotRow], int | None]:
+    """(rows, number matched or None when ``count`` is False) for one page, newest first."""
+    stmt = hotspot_stmt(f)
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0) if count else None
+    rows = list(
+        session.scalars(stmt.order_by(HotspotRow.time.desc(), HotspotRow.id).limit(limit).offset(offset))
+    )
+    return rows, total
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t is not None else None
+
+
+def incident_feature(inc: Incident, case: Case | None) -> dict[str, Any]:
+    from burnwatch.incidents.exports import incident_properties
+
+    props = incident_properties(inc, case)
+    props["source_counts"] = dict(inc.source_counts or {})
+    return {"type": "Feature", "id": inc.id, "geometry": mapping(inc.geom), "properties": props}
+
+
+def hotspot_properties(r: HotspotRow) -> dict[str, Any]:
+    return {
+        "hotspot_id": r.id,
+        "incident_id": r.incident_id,
+        "scan_id": r.scan_id,
+        "source": r.source,
+        "sensor": r.sensor,
+        "algorithm": r.algorithm,
+        "kind": r.kind,
+        "time": _iso(r.time),
+        "lon": r.lon,
+        "lat": r.lat,
+        "confidence": r.confidence,
+        "confidence_class": r.confidence_class,
+        "frp_mw": r.frp_mw,
+        "uncertainty_m": r.uncertainty_m,
+        "scene_id": r.scene_id,
+        "flags": list(r.flags or []),
+    }
+
+
+def hotspot_feature(r: HotspotRow, footprint: bool = False) -> dict[str, Any]:
+    geom = mapping(r.footprint) if footprint else {"type": "Point", "coordinates": [r.lon, r.lat]}
+    return {"type": "Feature", "id": r.id, "geometry": geom, "properties": hotspot_properties(r)}

@@ -1,0 +1,69 @@
+"""Query parameters and helpers shared by the route modules."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Query
+from starlette.background import BackgroundTask
+from starlette.responses import FileResponse
+
+from burnwatch.api.auth import Principal, province_scope
+from burnwatch.api.queries import Filters, parse_bbox
+from burnwatch.errors import InputError
+from burnwatch.types import utc
+
+MEDIA_TYPES = {
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+    "csv": "text/csv; charset=utf-8",
+    "kml": "application/vnd.google-earth.kml+xml",
+}
+
+
+def filter_params(
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
+    start: Annotated[datetime | None, Query(description="UTC, inclusive")] = None,
+    end: Annotated[datetime | None, Query(description="UTC, exclusive")] = None,
+    province: Annotated[str | None, Query(max_length=128)] = None,
+    source: Annotated[str | None, Query(max_length=32, description="firms, sentinel2, drone ...")] = None,
+    status: Annotated[str | None, Query(max_length=24, description="case state")] = None,
+    min_confidence: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+) -> Filters:
+    return Filters(
+        bbox=parse_bbox(bbox),
+        start=utc(start) if start else None,
+        end=utc(end) if end else None,
+        province=province,
+        source=source,
+        status=status,
+        min_confidence=min_confidence,
+    )
+
+
+def scoped(f: Filters, p: Principal) -> Filters:
+    """``f`` with the caller's province scope applied."""
+    from dataclasses import replace
+
+    return replace(f, province=province_scope(p, f.province))
+
+
+def export_file(fmt: str, stem: str) -> tuple[Path, BackgroundTask]:
+    """A fresh temporary path ``<tmp>/<stem>.<fmt>`` and the task that removes it afterwards."""
+    if fmt not in MEDIA_TYPES:
+        raise InputError(f"unsupported export format {fmt!r} (use {', '.join(MEDIA_TYPES)})")
+    folder = Path(tempfile.mkdtemp(prefix="burnwatch-export-"))
+
+    def _cleanup() -> None:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+    return folder / f"{stem}.{fmt}", BackgroundTask(_cleanup)
+
+
+def file_response(path: Path, fmt: str, task: BackgroundTask) -> FileResponse:
+    return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=path.name, background=task)

@@ -1,0 +1,53 @@
+"""Hotspots: filtered GeoJSON pages and exports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+from starlette.responses import FileResponse
+
+from burnwatch.api import queries
+from burnwatch.api.auth import CASE_ROLES, STAFF, Principal, allow, db_session, principal
+from burnwatch.api.routes.common import export_file, file_response, filter_params, scoped
+
+router = APIRouter(tags=["hotspots"])
+
+
+@router.get("/api/hotspots", dependencies=[allow(*STAFF)])
+def list_hotspots(
+    f: Annotated[queries.Filters, Depends(filter_params)],
+    p: Annotated[Principal, Depends(principal)],
+    db: Annotated[Session, Depends(db_session)],
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    footprints: bool = False,
+    count: bool = False,
+) -> dict[str, Any]:
+    """Hotspots (newest first) as GeoJSON points (or footprint polygons), WGS84."""
+    rows, total = queries.hotspots(db, scoped(f, p), limit, offset, count=count)
+    out: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "numberReturned": len(rows),
+        "features": [queries.hotspot_feature(r, footprints) for r in rows],
+    }
+    if total is not None:
+        out["numberMatched"] = total
+    return out
+
+
+@router.get("/api/hotspots/export.{fmt}", dependencies=[allow(*CASE_ROLES)])
+def export_hotspots(
+    fmt: str,
+    f: Annotated[queries.Filters, Depends(filter_params)],
+    p: Annotated[Principal, Depends(principal)],
+    db: Annotated[Session, Depends(db_session)],
+) -> FileResponse:
+    """Hotspots as GeoJSON/GeoPackage (the shared hotspot schema), CSV or KML."""
+    from burnwatch.incidents.exports import export_hotspots as write
+
+    path, task = export_file(fmt, "hotspots")
+    rows, _ = queries.hotspots(db, scoped(f, p), queries.MAX_LIMIT, 0, count=False)
+    write(rows, path)
+    return file_response(path, fmt, task)

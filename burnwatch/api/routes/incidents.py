@@ -1,0 +1,124 @@
+"""Incidents: filtered GeoJSON, one incident with its sources/photos/case history, exports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.responses import FileResponse
+
+from burnwatch.api import queries
+from burnwatch.api.auth import CASE_ROLES, STAFF, Principal, allow, db_session, principal, province_scope
+from burnwatch.api.routes.common import export_file, file_response, filter_params, scoped
+from burnwatch.errors import NotFoundError
+from burnwatch.store.models import Case, Incident
+
+router = APIRouter(tags=["incidents"])
+
+
+@router.get("/api/incidents", dependencies=[allow(*STAFF)])
+def list_incidents(
+    f: Annotated[queries.Filters, Depends(filter_params)],
+    p: Annotated[Principal, Depends(principal)],
+    db: Annotated[Session, Depends(db_session)],
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Active incidents as a GeoJSON FeatureCollection (hull polygons, WGS84)."""
+    rows, total = queries.incidents(db, scoped(f, p), limit, offset)
+    return {
+        "type": "FeatureCollection",
+        "numberMatched": total,
+        "numberReturned": len(rows),
+        "features": [queries.incident_feature(i, c) for i, c in rows],
+    }
+
+
+@router.get("/api/incidents/export.{fmt}", dependencies=[allow(*CASE_ROLES)])
+def export_incidents(
+    fmt: str,
+    f: Annotated[queries.Filters, Depends(filter_params)],
+    p: Annotated[Principal, Depends(principal)],
+    db: Annotated[Session, Depends(db_session)],
+) -> FileResponse:
+    """Incidents as GeoJSON, GeoPackage, CSV or KML (the store's exports)."""
+    from burnwatch.incidents.exports import export_incidents as write
+
+    path, task = export_file(fmt, "incidents")
+    rows, _ = queries.incidents(db, scoped(f, p), queries.MAX_LIMIT, 0)
+    write([i for i, _ in rows], path, {i.id: c for i, c in rows if c is not None})
+    return file_response(path, fmt, task)
+
+
+def load_incident(db: Session, p: Principal, incident_id: int) -> Incident:
+    """The incident if it exists and is in the caller's province scope (404 otherwise, so
+    out-of-scope ids are not revealed)."""
+    inc = db.get(Incident, incident_id)
+    scope = province_scope(p, None)
+    if inc is None or (scope is not None and inc.province != scope):
+        raise NotFoundError(f"no incident {incident_id}")
+    return inc
+
+
+def history_rows(db: Session, case_id: int) -> list[dict[str, Any]]:
+    from burnwatch.incidents.cases import history
+    from burnwatch.store.models import CaseEvent, CaseNote, Evidence
+
+    out: list[dict[str, Any]] = []
+    for row in history(db, case_id):
+        item: dict[str, Any] = {"seq": row.seq, "at": queries._iso(row.at)}
+        if isinstance(row, CaseEvent):
+            item.update(
+                type="event",
+                actor=row.actor,
+                from_state=row.from_state,
+                to_state=row.to_state,
+                reason=row.reason,
+                assignee=row.assignee,
+            )
+        elif isinstance(row, CaseNote):
+            item.update(type="note", actor=row.author, text=row.text)
+        elif isinstance(row, Evidence):
+            item.update(
+                type="evidence",
+                actor=row.uploaded_by,
+                evidence_id=row.id,
+                filename=row.filename,
+                lon=row.lon,
+                lat=row.lat,
+                distance_m=row.distance_m,
+                taken_at=queries._iso(row.taken_at),
+                url=f"/api/evidence/{row.id}/file",
+            )
+        out.append(item)
+    return out
+
+
+@router.get("/api/incidents/{incident_id}", dependencies=[allow(*STAFF)])
+def get_incident(
+    incident_id: int,
+    request: Request,
+    p: Annotated[Principal, Depends(principal)],
+    db: Annotated[Session, Depends(db_session)],
+) -> dict[str, Any]:
+    """One incident: its feature, member hotspots (sources), case and case history."""
+    inc = load_incident(db, p, incident_id)
+    case = db.scalars(select(Case).where(Case.incident_id == inc.id).order_by(Case.id.desc())).first()
+    rows, _ = queries.hotspots(db, queries.Filters(incident_id=inc.id), queries.MAX_LIMIT, 0, count=False)
+    out = queries.incident_feature(inc, case)
+    out["hotspots"] = [queries.hotspot_properties(r) for r in rows]
+    out["case"] = None
+    if case is not None:
+        from burnwatch.store.models import User
+
+        assignee = db.get(User, case.assignee_id) if case.assignee_id else None
+        out["case"] = {
+            "id": case.id,
+            "state": case.state,
+            "assignee": assignee.username if assignee else None,
+            "due_at": queries._iso(case.due_at),
+            "history": history_rows(db, case.id),
+        }
+    return out

@@ -1,0 +1,180 @@
+"""HTML pages (Jinja2) and the login/logout/token endpoints.
+
+Pages load Leaflet and markercluster from ``/vendor`` (the project's vendored npm files)
+and the app's own JS/CSS from ``/static``; nothing comes from a CDN. The basemap is
+``Settings.tile_url`` when configured, else none (the map works offline).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from burnwatch.api import i18n
+from burnwatch.api.auth import (
+    CASE_ROLES,
+    COOKIE,
+    FLIGHT_ROLES,
+    REVIEW_ROLES,
+    STAFF,
+    Principal,
+    allow,
+    issue_token,
+    login,
+    optional_principal,
+    principal,
+)
+from burnwatch.errors import AuthenticationError, RateLimitedError
+
+router = APIRouter(tags=["pages"])
+
+HOME = {
+    "inspector": "/cases",
+    "drone_operator": "/upload",
+    "analyst": "/map",
+    "admin": "/map",
+    "public": "/collections",
+}
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    lang = i18n.pick_lang(request)
+    p = optional_principal(request)
+    settings = request.app.state.settings
+    ctx = {
+        "request": request,
+        "lang": lang,
+        "other_lang": "en" if lang == "vi" else "vi",
+        "t": i18n.labels(lang),
+        "user": p,
+        "tile_url": settings.tile_url or "",
+        "nav": _nav(p),
+        **context,
+    }
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, template, ctx, status_code=status_code
+    )
+    if request.query_params.get("lang") in i18n.LANGS:
+        response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _nav(p: Principal | None) -> list[tuple[str, str]]:
+    if p is None:
+        return []
+    items = []
+    if p.role in STAFF:
+        items.append(("/map", "map"))
+    if p.role in CASE_ROLES:
+        items.append(("/cases", "cases"))
+    if p.role in FLIGHT_ROLES:
+        items.append(("/upload", "upload"))
+    if p.role in REVIEW_ROLES:
+        items.append(("/review", "review"))
+    return items
+
+
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def _set_session(request: Request, response: Response, username: str) -> None:
+    settings = request.app.state.settings
+    response.set_cookie(
+        COOKIE,
+        issue_token(request.app, username, "session"),
+        max_age=settings.session_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+@router.get("/login", dependencies=[allow(anonymous=True)], response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(next) or "", error=None)
+
+
+@router.post("/login", dependencies=[allow(anonymous=True)], response_model=None)
+def login_form(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form(max_length=512)] = "",
+) -> Response:
+    t = i18n.labels(i18n.pick_lang(request))
+    try:
+        p = login(request, username, password)
+    except RateLimitedError as exc:
+        return render(request, "login.html", 429, next=_safe_next(next) or "", error=exc.message)
+    except AuthenticationError:
+        return render(request, "login.html", 401, next=_safe_next(next) or "", error=t["login_failed"])
+    response = RedirectResponse(_safe_next(next) or HOME[p.role], status_code=303)
+    _set_session(request, response, p.username)
+    return response
+
+
+@router.post("/logout", dependencies=[allow(anonymous=True)], response_model=None)
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+class TokenIn(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+@router.post("/api/token", dependencies=[allow(anonymous=True)], tags=["auth"])
+def token(request: Request, body: TokenIn) -> dict[str, Any]:
+    """A bearer token for the API (rate-limited like the login form)."""
+    p = login(request, body.username, body.password)
+    minutes = request.app.state.settings.session_minutes
+    return {
+        "access_token": issue_token(request.app, p.username, "api"),
+        "token_type": "bearer",
+        "expires_in": minutes * 60,
+        "role": p.role,
+    }
+
+
+@router.get("/api/me", dependencies=[allow(*STAFF, "public")], tags=["auth"])
+def me(p: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
+    return {"username": p.username, "role": p.role, "province": p.province, "full_name": p.full_name}
+
+
+@router.get("/map", dependencies=[allow(*STAFF)], response_class=HTMLResponse)
+def map_page(request: Request) -> HTMLResponse:
+    return render(request, "map.html")
+
+
+@router.get("/cases", dependencies=[allow(*CASE_ROLES)], response_class=HTMLResponse)
+def cases_page(request: Request) -> HTMLResponse:
+    return render(request, "cases.html")
+
+
+@router.get("/cases/{case_id}", dependencies=[allow(*CASE_ROLES)], response_class=HTMLResponse)
+def case_page(case_id: int, request: Request) -> HTMLResponse:
+    from burnwatch.incidents.cases import ROLE_FOR_STATE
+
+    p = principal(request)
+    allowed = sorted(s for s, roles in ROLE_FOR_STATE.items() if p.role in roles)
+    return render(request, "case.html", case_id=case_id, allowed_states=allowed)
+
+
+@router.get("/upload", dependencies=[allow(*FLIGHT_ROLES)], response_class=HTMLResponse)
+def upload_page(request: Request) -> HTMLResponse:
+    return render(request, "upload.html")
+
+
+@router.get("/review", dependencies=[allow(*REVIEW_ROLES)], response_class=HTMLResponse)
+def review_page(request: Request) -> HTMLResponse:
+    return render(request, "review.html")
