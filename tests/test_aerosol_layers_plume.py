@@ -147,3 +147,27 @@ def test_wind_csv(tmp_path: Path) -> None:
     with pytest.raises(CorruptFileError, match="needs columns"):
         (tmp_path / "nohead.csv").write_text("a,b\n1,2\n")
         read_wind_csv(tmp_path / "nohead.csv")
+
+
+def test_aod_cogs_are_sampled_at_monitors_for_calibration(tmp_path: Path) -> None:
+    from burnwatch.aerosol.airnow import MonitorSeries
+    from burnwatch.aerosol.pairs import pair, sample_aod_grids
+
+    values = np.full((50, 50), 0.4)
+    values[10:20, 10:20] = np.nan
+    paths = write_grid_layers(_grid(values), tmp_path, "g")
+    to_ll = Transformer.from_crs("EPSG:32648", "EPSG:4326", always_xy=True)
+    inside = to_ll.transform(600000.0 + 200 * 30.5, 2300000.0 - 200 * 30.5)
+    in_gap = to_ll.transform(600000.0 + 200 * 15.5, 2300000.0 - 200 * 15.5)
+    outside = to_ll.transform(590000.0, 2310000.0)
+    t = np.array(["2024-06-10T03:00:00", "2024-06-10T04:00:00"], dtype="datetime64[s]")
+    monitors = [
+        MonitorSeries(name, lon, lat, t, np.array([30.0, 50.0]))
+        for name, (lon, lat) in (("in", inside), ("gap", in_gap), ("out", outside))
+    ]
+    obs = sample_aod_grids([paths["values"]], monitors)
+    assert [(o.station_id, round(o.aod, 3)) for o in obs] == [("in", 0.4)]  # NaN cell and outside skipped
+    samples = pair(monitors, obs, max_dt_h=1.0)
+    assert samples.pm25.tolist() == [50.0]  # 03:40 is nearest to the 04:00 reading
+    with pytest.raises(InputError, match="TIME tag"):
+        sample_aod_grids([paths["classes"]], monitors)
