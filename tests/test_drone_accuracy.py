@@ -44,3 +44,6 @@ def test_fc300s_footprints_overlap_the_point_cloud(shared_dir: Path) -> None:
     assert res["crs"] == "EPSG:32615"
     assert all(r["inside_fraction"] > 0.4 for r in res["rows"])
     assert res["union_inside_fraction"] > 0.5
+    # photo orthorectified with its own metadata vs the cloud's orthoimage: consumer-GNSS-level offset
+    assert res["shift_median_m"] <= 3.5 and res["shift_max_m"] <= 5.0
+    assert all(r["response"] > 0.15 for r in res["rows"])
