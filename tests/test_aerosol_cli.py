@@ -235,3 +235,34 @@ def test_demo_with_wind_csv_model_and_hotspots(tmp_path: Path) -> None:
     assert all(i["wind"]["source"] == "csv" and i["wind"]["from_deg"] == 225.0 for i in incidents)
     # the demo smoke blows to the south-west; assuming the opposite wind finds (almost) nothing
     assert sum(i["smoke"] for i in incidents) <= 2
+
+
+def test_one_bad_day_is_reported_and_the_rest_goes_on(server: FakeServer, tmp_path: Path) -> None:
+    def two_days(req: Request) -> Reply:
+        items = [
+            {"type": "Feature", "id": f"S2A_{d}", "properties": {
+                "datetime": f"2024-03-{d}T03:35:12Z", "eo:cloud_cover": 5.0, "platform": "sentinel-2a"}}
+            for d in (10, 12)
+        ]  # fmt: skip
+        return Reply.json(
+            {"type": "FeatureCollection", "features": items, "links": [], "context": {"returned": 2}}
+        )
+
+    calls = {"n": 0}
+
+    def flaky(req: Request) -> Reply:
+        calls["n"] += 1
+        return (
+            Reply(200, b"this is not a tiff", content_type="image/tiff") if calls["n"] == 1 else _process(req)
+        )
+
+    server.add("POST", "/api/v1/catalog/1.0.0/search", two_days)
+    server.add("POST", "/api/v1/process", flaky)
+    out = tmp_path / "two"
+    res = CliRunner().invoke(cli, ["aerosol", "--aoi", AOI, "--start", "2024-03-01", "--end", "2024-03-20",
+                                   "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = _summary(out)
+    assert len(summary["grids"]) == 1  # type: ignore[arg-type]
+    assert len(summary["errors"]) == 1 and "not a GeoTIFF" in summary["errors"][0]  # type: ignore[index]
+    assert "error:" in res.output
