@@ -1,0 +1,90 @@
+"""Scale-out acceptance: a multi-scene job on a 2-worker LocalCluster, one worker killed
+mid-way, gives exactly the single-process result; one writer ingests idempotently."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from burnwatch.pipeline import ScanOptions
+from burnwatch.scale.dask_jobs import DemoSceneTask, TaskResult, dask_client, run_local, run_on_dask
+
+SIZE = 300
+OPTIONS = ScanOptions(quicklook="false")
+
+
+def _keys(hotspots: list) -> list:  # type: ignore[type-arg]
+    return sorted(h.natural_key for h in hotspots)
+
+
+@pytest.mark.timeout(170)
+def test_killed_worker_mid_job_gives_the_single_process_result(tmp_path: Path) -> None:
+    from burnwatch.store.db import session_scope
+    from burnwatch.store.ingest import ScanRecord, ingest_hotspots
+    from burnwatch.store.models import HotspotRow
+
+    tasks = [DemoSceneTask(seed, SIZE) for seed in range(1, 9)]
+    reference = run_local(tasks, tmp_path / "local", OPTIONS)
+    assert not reference.errors and len(reference.results) == 8
+    expected = reference.hotspots
+    assert len(expected) > 8 and len(set(_keys(expected))) == len(expected)
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    written: list[str] = []
+
+    def writer(r: TaskResult) -> None:  # the single writer, in this (client) process
+        written.append(r.key)
+        with session_scope(url) as session:
+            ingest_hotspots(
+                session, list(r.hotspots), ScanRecord("scan", "demo", label=r.key, parameters={"task": r.key})
+            )
+
+    killed: dict[str, object] = {}
+    with dask_client(workers=2) as client:
+        client.wait_for_workers(2, timeout=120)
+        before = set(client.scheduler_info()["workers"])
+
+        def kill_one(first: TaskResult) -> None:
+            busy = {w: ks for w, ks in client.processing().items() if ks}
+            victim = next(iter(busy)) if busy else first.worker
+            killed["address"], killed["busy"] = victim, list(busy.get(victim, ()))
+            pid = client.run(os.getpid, workers=[victim])[victim]
+            os.kill(pid, signal.SIGKILL)  # like the OOM killer or a pulled plug
+
+        result = run_on_dask(
+            client, tasks, tmp_path / "dask", OPTIONS, writer=writer, on_first_result=kill_one
+        )
+        after = set(client.scheduler_info()["workers"])
+
+    assert killed["address"] in before and killed["address"] not in after  # the worker really died
+    assert killed["busy"], "the killed worker had no task in progress"
+    assert not result.errors
+    assert list(result.results) == [t.key for t in tasks]  # every task, once, in task order
+    assert sorted(written) == sorted(t.key for t in tasks)
+    assert result.hotspots == expected  # same hotspots, same order: none lost, none duplicated
+    with session_scope(url) as session:
+        assert session.scalar(select(func.count()).select_from(HotspotRow)) == len(expected)
+        again = ingest_hotspots(session, expected, ScanRecord("scan", "demo", label="again"))
+    assert again.added == 0
+    local_cogs = sorted(p.name for p in (tmp_path / "local" / "scenes").glob("*_fire.tif"))
+    assert sorted(p.name for p in (tmp_path / "dask" / "scenes").glob("*_fire.tif")) == local_cogs
+
+
+def test_task_errors_are_reported_per_task(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from burnwatch.config import load_settings
+    from burnwatch.scale.dask_jobs import SentinelHubDayTask
+
+    bad = SentinelHubDayTask(
+        "sentinel2-l1c", (106.0, 20.7, 106.05, 20.75), datetime(2025, 11, 1, tzinfo=timezone.utc), 20.0, 60.0,
+        settings=load_settings(sh_client_id=None, sh_client_secret=None, cache_dir=tmp_path),
+    )  # fmt: skip
+    good = DemoSceneTask(1, 170)
+    result = run_local([good, bad, good], tmp_path, OPTIONS)
+    assert list(result.results) == [good.key]  # duplicates by key run once
+    assert list(result.errors) == [bad.key] and "credentials missing" in result.errors[bad.key]
