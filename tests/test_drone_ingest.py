@@ -326,3 +326,12 @@ def test_dsm_flight_on_a_slope_and_srt_track(tmp_path: Path) -> None:
     assert track["source"].iloc[0] == "srt" and track["points"].iloc[0] == 4
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["ground"].startswith("DSM")
+
+
+def test_camera_clock_offset_to_utc(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _flight(src, [_good_spec(0)], _markers(LON0, LAT0))
+    local = ingest_flight(src, tmp_path / "a", detector_factory=orange_factory, workers=0)
+    hanoi = ingest_flight(src, tmp_path / "b", detector_factory=orange_factory, workers=0, utc_offset_h=7.0)
+    assert local.hotspots[0].time.hour == 9 and "camera-clock-time" in local.hotspots[0].flags
+    assert hanoi.hotspots[0].time.hour == 2 and "camera-clock-utc-offset" in hanoi.hotspots[0].flags

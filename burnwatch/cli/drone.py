@@ -54,6 +54,12 @@ def drone() -> None:
     show_default=True,
     help="Metres added to AbsoluteAltitude with --dsm (vertical datum difference).",
 )
+@click.option(
+    "--utc-offset",
+    type=float,
+    default=None,
+    help="Camera clock offset from UTC in hours (e.g. 7 for Vietnam); default: clock taken as UTC.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace outputs of a different flight in --out.")
 def ingest(
     path: Path,
@@ -64,6 +70,7 @@ def ingest(
     workers: int,
     ground_elevation: float | None,
     alt_offset: float,
+    utc_offset: float | None,
     overwrite: bool,
 ) -> None:
     """Ingest a flight folder or .zip (JPEG / DJI JPEG-in-TIFF photos, optional .SRT)."""
@@ -92,6 +99,7 @@ def ingest(
             workers=workers,
             ground_elevation=ground_elevation,
             alt_offset_m=alt_offset,
+            utc_offset_h=utc_offset,
             overwrite=overwrite,
         )
     finally:

@@ -130,6 +130,7 @@ def ingest_flight(
     workers: int = 1,
     ground_elevation: float | None = None,
     alt_offset_m: float = 0.0,
+    utc_offset_h: float | None = None,
     sigma: PoseSigma | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_range_m: float = DEFAULT_MAX_RANGE_M,
@@ -140,6 +141,8 @@ def ingest_flight(
     ``detector_factory`` builds an ``ImageDetector`` in each worker process (None: no
     detection, footprints and track only). ``progress(done, total, photo_name)`` is called
     as each photo finishes. ``workers`` worker processes (0 = in this process).
+    ``utc_offset_h``: the camera clock's offset from UTC in hours (e.g. 7 for Vietnam);
+    None takes the clock as UTC and flags the hotspots ``camera-clock-time``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -281,7 +284,7 @@ def ingest_flight(
             except BurnwatchError as exc:
                 rep.status, rep.messages = "error", [*rep.messages, exc.message]
                 continue
-            when, tflag = photo_time(m)
+            when, tflag = photo_time(m, utc_offset_h)
             if clipped:
                 rep.messages.append(
                     f"{m.name}: footprint clipped at {max_range_m:.0f} m (rays above the horizon "

@@ -173,11 +173,7 @@ def place_detections(
         lon, lat = to_ll.transform(x, y)
         unc = ground_uncertainty(camera, u, v, ground, sigma, max_range)
         b = det.box
-        flags = (
-            ("camera-clock-time",)
-            + ((time_flag,) if time_flag else ())
-            + (("box-clipped",) if clipped else ())
-        )
+        flags = ((time_flag,) if time_flag else ()) + (("box-clipped",) if clipped else ())
         hs = Hotspot(
             source="drone",
             sensor=meta.model or "unknown camera",
@@ -213,10 +209,20 @@ def place_detections(
     return placed, messages
 
 
-def photo_time(meta: PhotoMeta) -> tuple[datetime, str | None]:
-    """The photo's time (camera clock, taken as UTC) or the file's mtime with a flag."""
-    if meta.time is not None:
-        return meta.time, None
-    from datetime import timezone
+def photo_time(meta: PhotoMeta, utc_offset_h: float | None = None) -> tuple[datetime, str]:
+    """The photo's UTC time and a flag saying how it was obtained.
 
-    return datetime.fromtimestamp(Path(meta.path).stat().st_mtime, tz=timezone.utc), "time-from-file-mtime"
+    EXIF DateTimeOriginal is the camera clock with no time zone; DJI apps set it to the phone's
+    local time (UTC+7 in Vietnam). With ``utc_offset_h`` it is converted to UTC (flag
+    ``camera-clock-utc-offset``), otherwise taken as UTC (flag ``camera-clock-time``). Photos
+    without a time use the file's modification time (flag ``time-from-file-mtime``).
+    """
+    from datetime import timedelta, timezone
+
+    if meta.time is None:
+        return datetime.fromtimestamp(
+            Path(meta.path).stat().st_mtime, tz=timezone.utc
+        ), "time-from-file-mtime"
+    if utc_offset_h is None:
+        return meta.time.replace(tzinfo=timezone.utc), "camera-clock-time"
+    return (meta.time - timedelta(hours=utc_offset_h)).replace(tzinfo=timezone.utc), "camera-clock-utc-offset"
