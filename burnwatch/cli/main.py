@@ -75,6 +75,8 @@ def _configure_logging(verbose: int, quiet: int) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    # urllib3 logs full request URLs at DEBUG, and FIRMS puts its map key in the URL.
+    logging.getLogger("urllib3").setLevel(logging.INFO)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

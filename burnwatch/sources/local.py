@@ -396,20 +396,24 @@ class LocalSource:
 
 
 def scene_intersects(scene: Scene, aoi: AOI) -> bool:
-    """Whether the scene's footprint intersects the (WGS84) AOI."""
-    import shapely
+    """Whether the scene's footprint intersects the (WGS84) AOI.
+
+    The scene outline (densified, so a UTM edge stays a good WGS84 curve) is taken to WGS84,
+    not the AOI to the scene CRS: an AOI far outside a projected CRS's zone (a country, the
+    world) has no finite coordinates there.
+    """
     from pyproj import Transformer
-    from shapely.geometry import box
+    from shapely.geometry import Polygon
 
     rows, cols = scene.shape
     t = scene.transform
-    xs = [t.c, t.c + t.a * cols + t.b * rows]
-    ys = [t.f, t.f + t.d * cols + t.e * rows]
-    footprint = box(min(xs), min(ys), max(xs), max(ys))
-    to_scene = Transformer.from_crs("EPSG:4326", scene.crs, always_xy=True)
-
-    def project(xy: np.ndarray) -> np.ndarray:
-        x, y = to_scene.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return bool(footprint.intersects(shapely.transform(aoi.geometry, project)))
+    n = 16
+    edge = [(c, 0.0) for c in np.linspace(0, cols, n)] + [(float(cols), r) for r in np.linspace(0, rows, n)]
+    edge += [(c, float(rows)) for c in np.linspace(cols, 0, n)] + [(0.0, r) for r in np.linspace(rows, 0, n)]
+    xs, ys = zip(*(t * (c, r) for c, r in edge), strict=True)
+    to_wgs84 = Transformer.from_crs(scene.crs, "EPSG:4326", always_xy=True)
+    lons, lats = to_wgs84.transform(np.asarray(xs), np.asarray(ys))
+    outline = Polygon(zip(lons, lats, strict=True))
+    if not outline.is_valid:
+        outline = outline.buffer(0)
+    return bool(outline.intersects(aoi.geometry))
