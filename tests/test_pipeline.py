@@ -106,3 +106,17 @@ def test_scan_cli_reports_bad_input_clearly(tmp_path: Path) -> None:
     empty = CliRunner().invoke(cli, ["scan", "--source", "sentinel2", "--aoi", "106,20,106,20",
                                       "--out", str(tmp_path / "o2")])
     assert empty.exit_code != 0 and "Error:" in empty.output
+
+
+def test_local_scene_aoi_overlap_is_tested_in_wgs84(shared_dir: Path) -> None:
+    from shapely.geometry import box
+
+    from burnwatch.sources.base import parse_aoi
+    from burnwatch.sources.local import read_geotiff, scene_intersects
+    from burnwatch.types import AOI
+
+    tif = shared_file(shared_dir, "data/satellite/s2_bc_fire_20230514_b9_b11_b12.tif")
+    scene = read_geotiff(tif, "s2:B9,B11,B12")
+    assert scene_intersects(scene, AOI(box(-180, -90, 180, 90), "world"))  # no UTM coords
+    assert scene_intersects(scene, parse_aoi("-125,45,-115,60"))
+    assert not scene_intersects(scene, parse_aoi("105,20,106,21"))  # Hanoi
