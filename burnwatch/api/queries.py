@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from shapely.geometry import mapping
 from sqlalchemy import Select, exists, func, select
@@ -79,8 +79,9 @@ def incident_stmt(f: Filters) -> Select[Any]:
     latest = (
         select(func.max(Case.id)).where(Case.incident_id == Incident.id).correlate(Incident).scalar_subquery()
     )
-    stmt: Select[Any] = (
-        select(Incident, Case).outerjoin(Case, Case.id == latest).where(Incident.status == "active")
+    stmt = cast(
+        "Select[Any]",
+        select(Incident, Case).outerjoin(Case, Case.id == latest).where(Incident.status == "active"),
     )
     if f.bbox is not None:
         x0, y0, x1, y1 = f.bbox

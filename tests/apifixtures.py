@@ -1,0 +1,160 @@
+"""Fixtures for the web app tests: an app on the ``db_url`` database (SQLite and PostGIS),
+a fake clock, one user per role, and a few incidents with cases.
+
+Use: ``from apifixtures import api, FakeClock, PASSWORD  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dbfixtures import make_hotspot
+
+PASSWORD = "correct-horse-9"
+HY = "Hưng Yên"
+TB = "Thái Bình"
+#: username -> (role, province)
+USERS: dict[str, tuple[str, str | None]] = {
+    "admin": ("admin", None),
+    "analyst": ("analyst", None),
+    "pilot": ("drone_operator", None),
+    "insp": ("inspector", HY),
+    "insp_tb": ("inspector", TB),
+    "viewer": ("public", None),
+}
+ROLE_USER = {
+    "admin": "admin",
+    "analyst": "analyst",
+    "drone_operator": "pilot",
+    "inspector": "insp",
+    "public": "viewer",
+}
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_780_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class ApiEnv:
+    app: Any
+    client: Any
+    clock: FakeClock
+    settings: Any
+    incidents: dict[str, int]  # province -> incident id
+    cases: dict[str, int]  # province -> case id
+    tmp: Path
+
+    def token(self, username: str) -> str:
+        r = self.client.post("/api/token", json={"username": username, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return str(r.json()["access_token"])
+
+    def headers(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(username)}"}
+
+
+def seed(url: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Users, and one incident (with its case) in Hưng Yên and one in Thái Bình."""
+    from sqlalchemy import select
+
+    from burnwatch.store.db import session_scope
+    from burnwatch.store.ingest import ScanRecord, ingest_hotspots
+    from burnwatch.store.models import Case, Incident
+    from burnwatch.store.users import add_user
+
+    with session_scope(url) as s:
+        for name, (role, prov) in USERS.items():
+            add_user(s, name, role, PASSWORD, province=prov)
+    hy = [
+        make_hotspot(106.05, 20.65, "2024-03-01T03:30:00"),
+        make_hotspot(
+            106.0505,
+            20.6502,
+            "2024-03-01T03:30:00",
+            source="firms",
+            sensor="MODIS",
+            algorithm="c61",
+            confidence=0.9,
+        ),
+    ]
+    tb = [make_hotspot(106.35, 20.45, "2024-03-02T03:30:00", confidence=0.5)]
+    incidents: dict[str, int] = {}
+    cases: dict[str, int] = {}
+    for prov, hs in ((HY, hy), (TB, tb)):
+        with session_scope(url) as s:
+            ingest_hotspots(
+                s,
+                hs,
+                ScanRecord(kind="scan", source="sentinel2", label=f"test {prov}", input_hashes={"x": prov}),
+            )
+    with session_scope(url) as s:
+        for inc in s.scalars(select(Incident).order_by(Incident.id)):
+            prov = HY if inc.lon < 106.2 else TB
+            inc.province = prov
+            incidents[prov] = inc.id
+            case = s.scalars(select(Case).where(Case.incident_id == inc.id)).one()
+            cases[prov] = case.id
+    return incidents, cases
+
+
+def assign(url: str, case_id: int, inspector: str) -> None:
+    from burnwatch.incidents.cases import assign as do_assign
+    from burnwatch.store.db import session_scope
+
+    with session_scope(url) as s:
+        do_assign(s, case_id, inspector, actor="analyst", reason="please inspect")
+
+
+def make_env(url: str, tmp: Path, **overrides: Any) -> Iterator[ApiEnv]:
+    from drone_synth import orange_factory
+    from fastapi.testclient import TestClient
+
+    from burnwatch.api import create_app
+    from burnwatch.config import load_settings
+
+    incidents, cases = seed(url)
+    clock = FakeClock()
+    values: dict[str, Any] = {
+        "database_url": url,
+        "data_dir": tmp / "data",
+        "secret_key": "test-secret-key",
+        "session_minutes": 60,
+        "max_upload_mb": 2,
+    }
+    values.update(overrides)
+    settings = load_settings(**values)
+    app = create_app(settings, detector_factory=orange_factory, clock=clock, flight_workers=0)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield ApiEnv(app, client, clock, settings, incidents, cases, tmp)
+
+
+@pytest.fixture
+def api(db_url: str, tmp_path: Path) -> Iterator[ApiEnv]:
+    yield from make_env(db_url, tmp_path)
+
+
+def gps_jpeg(lon: float, lat: float, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small JPEG with EXIF GPS (WGS84) — a field photo."""
+    from drone_synth import _dms
+    from PIL import Image
+
+    img = Image.new("RGB", size, (120, 90, 60))
+    exif = Image.Exif()
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N" if lat >= 0 else "S", 2: _dms(lat), 3: "E" if lon >= 0 else "W", 4: _dms(lon)})
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif)
+    return buf.getvalue()
