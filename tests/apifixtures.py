@@ -1,7 +1,7 @@
 """Fixtures for the web app tests: an app on the ``db_url`` database (SQLite and PostGIS),
 a fake clock, one user per role, and a few incidents with cases.
 
-Use: ``from apifixtures import api, FakeClock, PASSWORD  # noqa: F401``.
+Use: ``from apifixtures import ApiEnv, api_fixture  # noqa: F401`` (the fixture is ``api``).
 """
 
 from __future__ import annotations
@@ -141,8 +141,8 @@ def make_env(url: str, tmp: Path, **overrides: Any) -> Iterator[ApiEnv]:
         yield ApiEnv(app, client, clock, settings, incidents, cases, tmp)
 
 
-@pytest.fixture
-def api(db_url: str, tmp_path: Path) -> Iterator[ApiEnv]:
+@pytest.fixture(name="api")
+def api_fixture(db_url: str, tmp_path: Path) -> Iterator[ApiEnv]:
     yield from make_env(db_url, tmp_path)
 
 

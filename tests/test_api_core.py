@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from apifixtures import HY, PASSWORD, TB, ApiEnv, api, assign, gps_jpeg  # noqa: F401
+from apifixtures import HY, TB, ApiEnv, api_fixture, assign, gps_jpeg  # noqa: F401
 from dbfixtures import _fast_password_hashing, db_url, pg_database, sqlite_template  # noqa: F401
 
 
