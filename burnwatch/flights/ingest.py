@@ -20,10 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from shapely.geometry import LineString, Point
-
 from burnwatch.errors import BurnwatchError, ConflictError, InputError
-from burnwatch.flights.outputs import write_layers, write_report
+from burnwatch.flights.outputs import FlightLayers, write_report
 from burnwatch.flights.place import (
     camera_for,
     height_model,
@@ -35,7 +33,8 @@ from burnwatch.flights.place import (
 from burnwatch.flights.worker import DetectorFactory, PhotoOutcome, init_worker, process_photo
 from burnwatch.georef.camera import DEFAULT_MAX_RANGE_M, DSMGround, PoseSigma, utm_crs_for
 from burnwatch.sources.drone import discover_flight, read_srt, sha256_file
-from burnwatch.sources.drone_meta import DEFAULT_MAX_PIXELS, PhotoMeta
+from burnwatch.sources.drone_meta import DEFAULT_MAX_PIXELS, PhotoMeta, intrinsics_from_meta
+from burnwatch.sources.drone_srt import SrtRecord
 from burnwatch.types import Hotspot
 
 log = logging.getLogger(__name__)
@@ -155,7 +154,7 @@ def ingest_flight(
     for p in files.orthomosaics:
         reports.append(_orthomosaic_report(p))
     srt_paths = ([Path(srt)] if srt else []) + files.srt
-    track_records = []
+    track_records: list[SrtRecord] = []
     for p in srt_paths:
         try:
             recs = read_srt(p)
@@ -194,7 +193,9 @@ def ingest_flight(
             )
 
     thumbs = out_dir / "thumbnails"
-    tasks = [(str(p), str(thumbs / f"{p.stem}_{by_hash_key(p, photo_reports)}.jpg")) for p in unique]
+    tasks = [
+        (str(p), str(thumbs / f"{p.stem}_{(photo_reports[str(p)].sha256 or '')[:8]}.jpg")) for p in unique
+    ]
     t0 = time.perf_counter()
     outcomes = _run_workers(tasks, detector_factory, workers, max_pixels, progress)
 
@@ -220,173 +221,106 @@ def ingest_flight(
         rep.detections = len(out.detections)
         good.append((m, out))
 
-    crs = "EPSG:4326"
-    hotspots: list[Hotspot] = []
-    layers: dict[str, tuple[list[dict[str, Any]], list[Any], list[str]]] = {
-        "track": ([], [], ["flight_id", "source", "points"]),
-        "footprints": (
-            [],
-            [],
-            [
-                "flight_id",
-                "photo",
-                "time",
-                "abs_alt_m",
-                "rel_alt_m",
-                "yaw_deg",
-                "pitch_deg",
-                "clipped",
-                "intrinsics",
-            ],
-        ),
-        "detections": (
-            [],
-            [],
-            [
-                "flight_id",
-                "photo",
-                "class",
-                "score",
-                "uncertainty_m",
-                "lon",
-                "lat",
-                "x",
-                "y",
-                "crs",
-                "box_x1",
-                "box_y1",
-                "box_x2",
-                "box_y2",
-            ],
-        ),
-        "detection_points": (
-            [],
-            [],
-            ["flight_id", "photo", "class", "score", "uncertainty_m", "x", "y", "crs"],
-        ),
-    }
-    ground_desc = "none (no valid photo)"
-    if good:
-        lons = sorted(m.lon for m, _ in good if m.lon is not None)
-        lats = sorted(m.lat for m, _ in good if m.lat is not None)
-        crs = utm_crs_for(lons[len(lons) // 2], lats[len(lats) // 2])
-        dsm_ground = DSMGround.open(Path(dsm), crs=crs) if dsm else None
-        hm = height_model([m for m, _ in good], dsm_ground, ground_elevation, alt_offset_m)
-        ground_desc = hm.description
-        default_sigma = sigma or PoseSigma()
-        from burnwatch.sources.drone_meta import intrinsics_from_meta
-
-        for m, out in sorted(good, key=lambda g: (g[0].time or datetime.min, g[0].name)):
-            rep = photo_reports[m.path]
-            try:
-                cam = camera_for(m, hm, crs)
-                poly_native, clipped = cam.footprint(hm.ground, max_range=max_range_m)
-            except BurnwatchError as exc:
-                rep.status, rep.messages = "error", [*rep.messages, exc.message]
-                continue
-            when, tflag = photo_time(m, utc_offset_h)
-            if clipped:
-                rep.messages.append(
-                    f"{m.name}: footprint clipped at {max_range_m:.0f} m (rays above the horizon "
-                    "or outside the DSM)"
-                )
-            fp = layers["footprints"]
-            fp[0].append(
-                {
-                    "flight_id": flight_id,
-                    "photo": m.name,
-                    "time": when.isoformat(),
-                    "abs_alt_m": m.abs_alt,
-                    "rel_alt_m": m.rel_alt,
-                    "yaw_deg": m.camera_yaw,
-                    "pitch_deg": m.gimbal_pitch,
-                    "clipped": clipped,
-                    "intrinsics": intrinsics_from_meta(m)[1],
-                }
-            )
-            fp[1].append(to_wgs84(poly_native, crs))
-            placed, msgs = place_detections(
-                cam,
-                m,
-                out.detections,
-                hm.ground,
-                sigma_for(m, default_sigma),
-                flight_id,
-                when,
-                tflag,
-                max_range_m,
-            )
-            rep.messages.extend(msgs)
-            rep.placed = len(placed)
-            for pd in placed:
-                b = pd.detection.box
-                row = {
-                    "flight_id": flight_id,
-                    "photo": m.name,
-                    "class": pd.detection.class_name,
-                    "score": round(pd.detection.score, 4),
-                    "uncertainty_m": pd.hotspot.uncertainty_m,
-                    "lon": pd.lon,
-                    "lat": pd.lat,
-                    "x": pd.x,
-                    "y": pd.y,
-                    "crs": crs,
-                    "box_x1": b.x1,
-                    "box_y1": b.y1,
-                    "box_x2": b.x2,
-                    "box_y2": b.y2,
-                }
-                layers["detections"][0].append(row)
-                layers["detections"][1].append(pd.polygon)
-                layers["detection_points"][0].append(row)
-                layers["detection_points"][1].append(Point(pd.lon, pd.lat))
-                hotspots.append(pd.hotspot)
-        pts = [(m.lon, m.lat) for m, _ in sorted(good, key=lambda g: (g[0].time or datetime.min, g[0].name))]
-        src = "photos"
-        if len(track_records) >= 2:
-            pts, src = [(r.lon, r.lat) for r in track_records], "srt"
-        if len(pts) >= 2:
-            layers["track"][0].append({"flight_id": flight_id, "source": src, "points": len(pts)})
-            layers["track"][1].append(LineString(pts))
-
+    placement = _place_flight(
+        good,
+        photo_reports,
+        flight_id,
+        track_records,
+        dsm=dsm,
+        ground_elevation=ground_elevation,
+        alt_offset_m=alt_offset_m,
+        utc_offset_h=utc_offset_h,
+        sigma=sigma or PoseSigma(),
+        max_range_m=max_range_m,
+    )
     from burnwatch.publish.vector import write_hotspots
 
-    outputs = write_layers(
-        out_dir,
-        layers,
-        {
-            "track": "LineString",
-            "footprints": "Polygon",
-            "detections": "Polygon",
-            "detection_points": "Point",
-        },
-    )
-    outputs["hotspots"] = write_hotspots(hotspots, out_dir / "hotspots.geojson")
+    outputs = placement.layers.write(out_dir)
+    outputs["hotspots"] = write_hotspots(placement.hotspots, out_dir / "hotspots.geojson")
     outputs["thumbnails"] = thumbs
     outputs["report"] = report_path
     report = {
         "flight_id": flight_id,
         "input": str(path),
         "created": datetime.now(timezone.utc).isoformat(),
-        "crs": crs,
-        "ground": ground_desc,
+        "crs": placement.crs,
+        "ground": placement.ground,
         "detector": getattr(detector_factory, "__name__", str(detector_factory)),
         "workers": workers,
         "seconds_total": round(time.perf_counter() - t0, 3),
         "counts": {s: sum(r.status == s for r in reports) for s in sorted({r.status for r in reports})},
         "detections": sum(r.detections for r in reports),
-        "hotspots": len(hotspots),
+        "hotspots": len(placement.hotspots),
         "files": [vars(r) for r in reports],
         "outputs": {k: str(v) for k, v in outputs.items()},
     }
     write_report(report_path, report)
-    log.info("flight %s: %d photos ok, %d hotspots", flight_id, len(good), len(hotspots))
-    return FlightResult(flight_id, out_dir, reports, hotspots, outputs, crs)
+    log.info("flight %s: %d photos ok, %d hotspots", flight_id, len(good), len(placement.hotspots))
+    return FlightResult(flight_id, out_dir, reports, placement.hotspots, outputs, placement.crs)
 
 
-def by_hash_key(p: Path, reports: dict[str, FileReport]) -> str:
-    digest = reports[str(p)].sha256
-    return (digest or "")[:8]
+@dataclass
+class _Placement:
+    crs: str
+    ground: str
+    layers: FlightLayers
+    hotspots: list[Hotspot]
+
+
+def _place_flight(
+    good: list[tuple[PhotoMeta, PhotoOutcome]],
+    photo_reports: dict[str, FileReport],
+    flight_id: str,
+    track_records: list[SrtRecord],
+    *,
+    dsm: Path | None,
+    ground_elevation: float | None,
+    alt_offset_m: float,
+    utc_offset_h: float | None,
+    sigma: PoseSigma,
+    max_range_m: float,
+) -> _Placement:
+    """Georeference the valid photos (footprints) and their detections (points, polygons, hotspots)."""
+    layers = FlightLayers(flight_id)
+    if not good:
+        return _Placement("EPSG:4326", "none (no valid photo)", layers, [])
+    lons = sorted(m.lon for m, _ in good if m.lon is not None)
+    lats = sorted(m.lat for m, _ in good if m.lat is not None)
+    crs = utm_crs_for(lons[len(lons) // 2], lats[len(lats) // 2])
+    dsm_ground = DSMGround.open(Path(dsm), crs=crs) if dsm else None
+    hm = height_model([m for m, _ in good], dsm_ground, ground_elevation, alt_offset_m)
+    hotspots: list[Hotspot] = []
+    in_order = sorted(good, key=lambda g: (g[0].time or datetime.min, g[0].name))
+    for m, out in in_order:
+        rep = photo_reports[m.path]
+        try:
+            cam = camera_for(m, hm, crs)
+            poly_native, clipped = cam.footprint(hm.ground, max_range=max_range_m)
+        except BurnwatchError as exc:
+            rep.status, rep.messages = "error", [*rep.messages, exc.message]
+            continue
+        when, tflag = photo_time(m, utc_offset_h)
+        if clipped:
+            rep.messages.append(
+                f"{m.name}: footprint clipped at {max_range_m:.0f} m (rays above the horizon "
+                "or outside the DSM)"
+            )
+        layers.add_footprint(m, when, clipped, intrinsics_from_meta(m)[1], to_wgs84(poly_native, crs))
+        placed, msgs = place_detections(
+            cam, m, out.detections, hm.ground, sigma_for(m, sigma), flight_id, when, tflag, max_range_m
+        )
+        rep.messages.extend(msgs)
+        rep.placed = len(placed)
+        for pd in placed:
+            layers.add_detection(m.name, pd, crs)
+            hotspots.append(pd.hotspot)
+    if len(track_records) >= 2:
+        layers.add_track([(r.lon, r.lat) for r in track_records], "srt")
+    else:
+        layers.add_track(
+            [(m.lon, m.lat) for m, _ in in_order if m.lon is not None and m.lat is not None], "photos"
+        )
+    return _Placement(crs, hm.description, layers, hotspots)
 
 
 def _orthomosaic_report(path: Path) -> FileReport:

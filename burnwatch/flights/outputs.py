@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
+
+from burnwatch.flights.place import PlacedDetection
+from burnwatch.sources.drone_meta import PhotoMeta
 
 LAYERS = ("track", "footprints", "detections", "detection_points")
 GPKG_NAME = "flight.gpkg"
@@ -48,6 +53,105 @@ def write_layers(
         pyogrio.write_dataframe(gdf, gj, driver="GeoJSON", geometry_type=geometry_types[name])
         outputs[name] = gj
     return outputs
+
+
+#: Layer -> (geometry type, attribute columns).
+SCHEMA: dict[str, tuple[str, tuple[str, ...]]] = {
+    "track": ("LineString", ("flight_id", "source", "points")),
+    "footprints": (
+        "Polygon",
+        (
+            "flight_id",
+            "photo",
+            "time",
+            "abs_alt_m",
+            "rel_alt_m",
+            "yaw_deg",
+            "pitch_deg",
+            "clipped",
+            "intrinsics",
+        ),
+    ),
+    "detections": (
+        "Polygon",
+        (
+            "flight_id",
+            "photo",
+            "class",
+            "score",
+            "uncertainty_m",
+            "lon",
+            "lat",
+            "x",
+            "y",
+            "crs",
+            "box_x1",
+            "box_y1",
+            "box_x2",
+            "box_y2",
+        ),
+    ),
+    "detection_points": ("Point", ("flight_id", "photo", "class", "score", "uncertainty_m", "x", "y", "crs")),
+}
+
+
+class FlightLayers:
+    """Accumulates a flight's vector features (WGS84) layer by layer, then writes them."""
+
+    def __init__(self, flight_id: str) -> None:
+        self.flight_id = flight_id
+        self.rows: dict[str, list[dict[str, Any]]] = {k: [] for k in SCHEMA}
+        self.geoms: dict[str, list[BaseGeometry]] = {k: [] for k in SCHEMA}
+
+    def _add(self, layer: str, row: dict[str, Any], geom: BaseGeometry) -> None:
+        self.rows[layer].append({"flight_id": self.flight_id, **row})
+        self.geoms[layer].append(geom)
+
+    def add_footprint(
+        self, meta: PhotoMeta, when: datetime, clipped: bool, intrinsics: str, poly: Polygon
+    ) -> None:
+        self._add(
+            "footprints",
+            {
+                "photo": meta.name,
+                "time": when.isoformat(),
+                "abs_alt_m": meta.abs_alt,
+                "rel_alt_m": meta.rel_alt,
+                "yaw_deg": meta.camera_yaw,
+                "pitch_deg": meta.gimbal_pitch,
+                "clipped": clipped,
+                "intrinsics": intrinsics,
+            },
+            poly,
+        )
+
+    def add_detection(self, photo: str, pd: PlacedDetection, crs: str) -> None:
+        b = pd.detection.box
+        row = {
+            "photo": photo,
+            "class": pd.detection.class_name,
+            "score": round(pd.detection.score, 4),
+            "uncertainty_m": pd.hotspot.uncertainty_m,
+            "lon": pd.lon,
+            "lat": pd.lat,
+            "x": pd.x,
+            "y": pd.y,
+            "crs": crs,
+            "box_x1": b.x1,
+            "box_y1": b.y1,
+            "box_x2": b.x2,
+            "box_y2": b.y2,
+        }
+        self._add("detections", row, pd.polygon)
+        self._add("detection_points", row, Point(pd.lon, pd.lat))
+
+    def add_track(self, lonlat: list[tuple[float, float]], source: str) -> None:
+        if len(lonlat) >= 2:
+            self._add("track", {"source": source, "points": len(lonlat)}, LineString(lonlat))
+
+    def write(self, out_dir: Path) -> dict[str, Path]:
+        layers = {k: (self.rows[k], self.geoms[k], list(SCHEMA[k][1])) for k in SCHEMA}
+        return write_layers(out_dir, layers, {k: v[0] for k, v in SCHEMA.items()})
 
 
 def write_report(path: Path, report: Mapping[str, Any]) -> Path:
