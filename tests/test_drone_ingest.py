@@ -335,3 +335,28 @@ def test_camera_clock_offset_to_utc(tmp_path: Path) -> None:
     hanoi = ingest_flight(src, tmp_path / "b", detector_factory=orange_factory, workers=0, utc_offset_h=7.0)
     assert local.hotspots[0].time.hour == 9 and "camera-clock-time" in local.hotspots[0].flags
     assert hanoi.hotspots[0].time.hour == 2 and "camera-clock-utc-offset" in hanoi.hotspots[0].flags
+
+
+def test_zip_bombs_and_links_are_refused(tmp_path: Path) -> None:
+    from burnwatch.errors import TooLargeError
+    from burnwatch.sources.drone import safe_extract_zip
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.jpg", b"\0" * (8 << 20))
+    with pytest.raises(TooLargeError, match="zip bomb"):
+        safe_extract_zip(bomb, tmp_path / "x")
+    link = tmp_path / "link.zip"
+    with zipfile.ZipFile(link, "w") as zf:
+        info = zipfile.ZipInfo("photo.jpg")
+        info.external_attr = 0o120777 << 16  # a symlink entry
+        zf.writestr(info, "/etc/passwd")
+    with pytest.raises(InputError, match="symbolic link"):
+        safe_extract_zip(link, tmp_path / "y")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as zf:
+        for i in range(30):
+            zf.writestr(f"{i}.jpg", b"x")
+    with pytest.raises(TooLargeError, match="entries"):
+        safe_extract_zip(many, tmp_path / "z", max_entries=20)
