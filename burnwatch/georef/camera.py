@@ -450,8 +450,9 @@ class Camera:
             )
             pts[~hit] = fb
         poly = Polygon(pts[:, :2])
-        if not poly.is_valid:
-            poly = poly.buffer(0)
+        if not poly.is_valid:  # a self-touching border (relief, clipping): repair, keep one polygon
+            fixed = poly.buffer(0)
+            poly = fixed if isinstance(fixed, Polygon) else Polygon(poly.convex_hull.exterior)
         return poly, bool((~hit).any())
 
 
