@@ -72,13 +72,18 @@ def water_mask(r1: np.ndarray, r2: np.ndarray, r3: np.ndarray, r4: np.ndarray,
 
 
 def hotmap(r5: np.ndarray, r6: np.ndarray, r7: np.ndarray) -> np.ndarray:
-    """Murphy et al. (2016) HOTMAP hot-pixel mask (with the saturated-neighbour rule)."""
-    from scipy.ndimage import binary_dilation
+    """Murphy et al. (2016) HOTMAP hot-pixel mask (with the saturated-neighbour rule).
 
-    hot = (safe_ratio(r7, r6) >= 1.4) & (safe_ratio(r7, r5) >= 1.4) & (r7 >= 0.15)
-    if hot.any():
-        near = binary_dilation(hot, structure=np.ones((3, 3), dtype=bool))
-        hot |= near & (safe_ratio(r6, r5) >= 2.0) & (r6 >= 0.5)
+    Ratios are tested as products (ρ7 >= 1.4 ρ6 with ρ6 > 0) to avoid full-image divisions.
+    """
+    hot = (r7 >= 0.15) & (r7 >= 1.4 * r6) & (r7 >= 1.4 * r5) & (r6 > 0) & (r5 > 0)
+    rows, cols = np.nonzero(hot)
+    if rows.size:
+        near = np.zeros(hot.shape, dtype=bool)
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                near[np.clip(rows + dr, 0, hot.shape[0] - 1), np.clip(cols + dc, 0, hot.shape[1] - 1)] = True
+        hot |= near & (r6 >= 2.0 * r5) & (r5 > 0) & (r6 >= 0.5)
     return np.asarray(hot)
 
 
@@ -102,14 +107,15 @@ def detect_landsat(scene: Scene) -> FireResult:
     valid &= np.isfinite(r5) & np.isfinite(r6) & np.isfinite(r7)
 
     sat6, sat7 = _saturated(scene, "swir1", r6), _saturated(scene, "swir2", r7)
-    r75, r76 = safe_ratio(r7, r5), safe_ratio(r7, r6)
+    r75 = safe_ratio(r7, r5)
     d75 = r7 - r5
     unamb_1 = valid & (r75 > 2.5) & (d75 > 0.3) & (r7 > 0.5)
     eq2 = (r6 > 0.8) & ((r5 > 0.4) | (r7 < 0.1))
     unamb_2 = valid & (r1 < 0.2) & (eq2 | (sat6 & sat7 & (r4 < 0.2)))
     unamb = unamb_1 | unamb_2
     dark_visible = (r1 < 0.2) & (r4 < 0.2)
-    candidate = valid & ~unamb & (r75 > 1.8) & (d75 > 0.17) & ((r76 > 1.6) | (sat7 & dark_visible))
+    r76_ok = (r7 > 1.6 * r6) & (r6 > 0)  # R76 > 1.6 without a full-image division
+    candidate = valid & ~unamb & (r75 > 1.8) & (d75 > 0.17) & (r76_ok | (sat7 & dark_visible))
 
     water = valid & water_mask(r1, r2, r3, r4, r5, r6, r7)
     clouds = cloud_mask(scene)

@@ -94,7 +94,7 @@ def hu_test(
     """Hu et al. (2021) multi-criteria fire test for one biome (boolean array)."""
     ok = red <= criteria.a * b12 + criteria.b
     if criteria.ratio_min is not None:
-        ok &= safe_ratio(b12, b11) >= criteria.ratio_min
+        ok &= (b12 >= criteria.ratio_min * b11) & (b11 > 0)  # B12/B11 >= r without dividing
     if criteria.b12_min is not None:
         ok &= b12 >= criteria.b12_min
     if criteria.b11_or is not None and criteria.b12_or is not None:

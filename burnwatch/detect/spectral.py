@@ -72,9 +72,9 @@ def band(scene: Scene, role: str) -> np.ndarray:
 
 def safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """num/den with 0 where den <= 0 or either is NaN (float32)."""
-    out = np.zeros(num.shape, dtype=np.float32)
-    np.divide(num, den, out=out, where=den > 0)
-    out[~np.isfinite(out)] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.divide(num, den, dtype=np.float32)
+    out[~(den > 0) | ~np.isfinite(out)] = 0.0
     return out
 
 
@@ -88,21 +88,17 @@ def cloud_mask(scene: Scene) -> np.ndarray | None:
     return np.asarray(s > 0.9)
 
 
-def _window_stats(
-    values: np.ndarray, valid: np.ndarray, window: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, std and valid fraction of ``values`` over ``valid`` pixels in a square window."""
-    from scipy.ndimage import uniform_filter
+def _box_sums(sat: np.ndarray, r0: np.ndarray, r1: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> np.ndarray:
+    """Sums over boxes [r0, r1) x [c0, c1) from a summed-area table padded with a zero row/col."""
+    return np.asarray(sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0])
 
-    w = valid.astype(np.float64)
-    v = np.where(valid, values, 0.0).astype(np.float64)
-    frac = uniform_filter(w, window, mode="constant")
-    s1 = uniform_filter(v, window, mode="constant")
-    s2 = uniform_filter(v * v, window, mode="constant")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / frac
-        var = np.maximum(s2 / frac - mean * mean, 0.0)
-    return mean, np.sqrt(var), frac
+
+def _sat(a: np.ndarray) -> np.ndarray:
+    """Summed-area table (float64) with a leading zero row and column."""
+    out = np.zeros((a.shape[0] + 1, a.shape[1] + 1), dtype=np.float64)
+    np.cumsum(a, axis=0, dtype=np.float64, out=out[1:, 1:])
+    np.cumsum(out[1:, 1:], axis=1, out=out[1:, 1:])
+    return out
 
 
 def contextual_test(
@@ -113,38 +109,45 @@ def contextual_test(
     window: int = CONTEXT_WINDOW,
     k_sigma: float = 3.0,
     min_fraction: float = MIN_BACKGROUND_FRACTION,
-    block: int = 512,
+    block: int = 128,
 ) -> np.ndarray:
     """Schroeder et al. (2016) style contextual test, vectorised.
 
     A candidate passes when, for every ``(values, floor)`` in ``tests``,
     ``values > mean_bg + max(k_sigma * std_bg, floor)`` where mean/std are taken over the
-    ``background`` pixels of the ``window`` x ``window`` neighbourhood (edges: the part of the
-    window inside the image). Candidates with less than ``min_fraction`` of the window as
-    background fail. Statistics come from box filters (``scipy.ndimage.uniform_filter``) and
-    are computed only for ``block`` x ``block`` tiles that contain candidates.
+    ``background`` pixels of the ``window`` x ``window`` neighbourhood centred on it (at the
+    image edge, the part of the window inside the image). Candidates whose window holds less
+    than ``min_fraction`` x window² background pixels fail. The image is processed in
+    ``block`` x ``block`` tiles; only tiles holding candidates are touched, and there the
+    window sums come from summed-area tables evaluated at the candidate pixels only.
     """
     rows, cols = candidates.shape
     out = np.zeros(candidates.shape, dtype=bool)
     half = window // 2
+    need = min_fraction * window * window
     for r0 in range(0, rows, block):
         for c0 in range(0, cols, block):
-            cand = candidates[r0 : r0 + block, c0 : c0 + block]
-            if not cand.any():
+            cr, cc = np.nonzero(candidates[r0 : r0 + block, c0 : c0 + block])
+            if cr.size == 0:
                 continue
             pr0, pc0 = max(0, r0 - half), max(0, c0 - half)
             pr1, pc1 = min(rows, r0 + block + half), min(cols, c0 + block + half)
             bg = background[pr0:pr1, pc0:pc1]
-            inner = (slice(r0 - pr0, r0 - pr0 + cand.shape[0]), slice(c0 - pc0, c0 - pc0 + cand.shape[1]))
-            ok = cand.copy()
-            # fraction of the full window (not just its in-image part) that is background
+            # candidate positions inside the padded tile, and their clipped windows
+            rr, cc2 = cr + (r0 - pr0), cc + (c0 - pc0)
+            wr0, wr1 = np.maximum(rr - half, 0), np.minimum(rr + half + 1, pr1 - pr0)
+            wc0, wc1 = np.maximum(cc2 - half, 0), np.minimum(cc2 + half + 1, pc1 - pc0)
+            count = _box_sums(_sat(bg), wr0, wr1, wc0, wc1)
+            ok = count >= need
             for values, floor in tests:
-                vals = values[pr0:pr1, pc0:pc1]
-                mean, std, frac = _window_stats(vals, bg, window)
-                mean, std, frac = mean[inner], std[inner], frac[inner]
-                thresh = mean + np.maximum(k_sigma * std, floor)
-                ok &= (frac >= min_fraction) & (vals[inner] > thresh)
-            out[r0 : r0 + block, c0 : c0 + block] = ok
+                v = np.where(bg, values[pr0:pr1, pc0:pc1], 0.0).astype(np.float64)
+                s1 = _box_sums(_sat(v), wr0, wr1, wc0, wc1)
+                s2 = _box_sums(_sat(v * v), wr0, wr1, wc0, wc1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    mean = s1 / count
+                    std = np.sqrt(np.maximum(s2 / count - mean * mean, 0.0))
+                ok &= values[cr + r0, cc + c0] > mean + np.maximum(k_sigma * std, floor)
+            out[cr[ok] + r0, cc[ok] + c0] = True
     return out
 
 
