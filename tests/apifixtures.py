@@ -146,6 +146,15 @@ def api_fixture(db_url: str, tmp_path: Path) -> Iterator[ApiEnv]:
     yield from make_env(db_url, tmp_path)
 
 
+@pytest.fixture(name="sqlite_api")
+def sqlite_api_fixture(sqlite_template: Path, tmp_path: Path) -> Iterator[ApiEnv]:
+    """The app on SQLite only (for tests that do not depend on the database backend)."""
+    import shutil
+
+    shutil.copyfile(sqlite_template, tmp_path / "burnwatch.db")
+    yield from make_env(f"sqlite:///{tmp_path / 'burnwatch.db'}", tmp_path)
+
+
 def gps_jpeg(lon: float, lat: float, size: tuple[int, int] = (64, 48)) -> bytes:
     """A small JPEG with EXIF GPS (WGS84) — a field photo."""
     from drone_synth import _dms

@@ -216,3 +216,26 @@ def province_scope(p: Principal, requested: str | None) -> str | None:
             raise PermissionDeniedError(f"{p.username!r} may only see {p.province}")
         return p.province
     return unicodedata.normalize("NFC", requested) if requested else None
+
+
+def route_table(app: Any) -> list[Any]:
+    """Every :class:`fastapi.routing.APIRoute` of ``app``, descending into included routers
+    (newer FastAPI keeps them as ``_IncludedRouter`` entries in ``app.routes``)."""
+    from fastapi.routing import APIRoute
+
+    out: list[Any] = []
+
+    def walk(routes: list[Any]) -> None:
+        for r in routes:
+            if isinstance(r, APIRoute):
+                out.append(r)
+            elif hasattr(r, "original_router"):
+                walk(list(r.original_router.routes))
+
+    walk(list(app.routes))
+    return out
+
+
+def roles_of(route: Any) -> list[Roles]:
+    """The :class:`Roles` dependencies declared on a route."""
+    return [d.dependency for d in getattr(route, "dependencies", []) if isinstance(d.dependency, Roles)]

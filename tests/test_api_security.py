@@ -1,0 +1,226 @@
+"""Security of the web app: roles on every route (enumerated from the route table), sessions
+expire, the login limiter, path traversal, oversize uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from apifixtures import HY, ROLE_USER, USERS, ApiEnv, sqlite_api_fixture  # noqa: F401
+from dbfixtures import _fast_password_hashing, sqlite_template  # noqa: F401
+
+from burnwatch.api.auth import ALL_ROLES, roles_of, route_table
+from burnwatch.errors import InputError, NotFoundError, TooLargeError
+
+
+_roles_of = roles_of
+_api_routes = route_table
+
+
+def test_every_route_declares_its_roles_once(sqlite_api: ApiEnv) -> None:
+    routes = _api_routes(sqlite_api.app)
+    assert len(routes) > 25
+    # the table really is the app's: every documented API path is in it
+    documented = set(sqlite_api.client.get("/openapi.json").json()["paths"])
+    assert documented == {r.path for r in routes}
+    missing = [f"{sorted(r.methods)} {r.path}" for r in routes if len(_roles_of(r)) != 1]
+    assert missing == []
+    anonymous = sorted(r.path for r in routes if _roles_of(r)[0].anonymous)
+    assert anonymous == ["/", "/api/token", "/conformance", "/login", "/login", "/logout"]
+
+
+def _concrete(path: str) -> str:
+    path = path.replace("{fmt}", "geojson").replace("{name}", "x")
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_every_route_refuses_the_wrong_role_and_anonymous_callers(sqlite_api: ApiEnv) -> None:
+    env = sqlite_api
+    headers = {role: env.headers(user) for role, user in ROLE_USER.items()}
+    checked = 0
+    for route in _api_routes(env.app):
+        roles = _roles_of(route)[0]
+        if roles.anonymous:
+            continue
+        url = _concrete(route.path)
+        for method in sorted(route.methods):
+            anon = env.client.request(method, url, json={})
+            assert anon.status_code == 401, f"anonymous {method} {url}: {anon.status_code}"
+            for role in ALL_ROLES:
+                if role in roles.roles:
+                    continue
+                r = env.client.request(method, url, json={}, headers=headers[role])
+                assert r.status_code == 403, f"{role} {method} {url}: {r.status_code} {r.text[:200]}"
+                assert r.json()["error"] == "permission_denied"
+                checked += 1
+    assert checked > 40
+
+
+def test_session_cookie_flags_and_expiry(sqlite_api: ApiEnv) -> None:
+    env = sqlite_api
+    r = env.client.post(
+        "/login", data={"username": "insp", "password": "correct-horse-9"}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/cases"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert env.client.get("/api/me").json()["username"] == "insp"
+    token = env.token("analyst")
+    env.clock.advance(59 * 60)
+    assert env.client.get("/api/me").status_code == 200
+    assert env.client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    env.clock.advance(2 * 60)  # 61 minutes after login, session_minutes = 60
+    expired = env.client.get("/api/me")
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+    assert env.client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    page = env.client.get("/cases", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    # a forged or tampered token is refused
+    forged = env.client.get("/api/me", headers={"Authorization": f"Bearer {token[:-2]}xx"})
+    assert forged.status_code == 401
+
+
+def test_inactive_user_is_refused(sqlite_api: ApiEnv) -> None:
+    from sqlalchemy import update
+
+    from burnwatch.store.db import session_scope
+    from burnwatch.store.models import User
+
+    h = sqlite_api.headers("pilot")
+    with session_scope(sqlite_api.settings.database_url) as s:
+        s.execute(update(User).where(User.username == "pilot").values(active=False))
+    assert sqlite_api.client.get("/api/flights", headers=h).status_code == 401
+
+
+def test_login_limiter(sqlite_api: ApiEnv) -> None:
+    env = sqlite_api
+    for _ in range(5):
+        r = env.client.post("/api/token", json={"username": "insp", "password": "wrong-password"})
+        assert r.status_code == 401
+    blocked = env.client.post("/api/token", json={"username": "insp", "password": "correct-horse-9"})
+    assert blocked.status_code == 429 and blocked.json()["error"] == "rate_limited"
+    form = env.client.post("/login", data={"username": "INSP", "password": "correct-horse-9"})
+    assert form.status_code == 429
+    # other users are not affected; the block lifts after the window
+    assert (
+        env.client.post("/api/token", json={"username": "analyst", "password": "correct-horse-9"}).status_code
+        == 200
+    )
+    env.clock.advance(301)
+    assert (
+        env.client.post("/api/token", json={"username": "insp", "password": "correct-horse-9"}).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/static/..%2F..%2Fapi%2Fapp.py",
+        "/static/%2e%2e/%2e%2e/config.py",
+        "/vendor/..%2F..%2Fvector.py",
+        "/api/layers/..%2F..%2Fburnwatch.db.png",
+        "/api/flights/" + "a" * 32 + "/thumbnails/..%2F..%2Fupload.zip",
+    ],
+)
+def test_path_traversal_in_urls_is_refused(sqlite_api: ApiEnv, url: str) -> None:
+    h = sqlite_api.headers("admin")
+    r = sqlite_api.client.get(url, headers=h)
+    assert r.status_code in (404, 422), (url, r.status_code)
+    assert b"def create_app" not in r.content and b"SQLite format" not in r.content
+
+
+@pytest.mark.parametrize("name", ["../../evil.jpg", "..\\evil.jpg", "/etc/passwd", ".hidden.jpg", "a/b.jpg"])
+def test_upload_file_names_with_paths_are_refused(sqlite_api: ApiEnv, name: str) -> None:
+    h = {**sqlite_api.headers("insp"), "Content-Type": "image/jpeg"}
+    case_id = sqlite_api.cases[HY]
+    r = sqlite_api.client.post(
+        f"/api/cases/{case_id}/evidence", params={"filename": name}, content=b"x", headers=h
+    )
+    assert r.status_code == 422, r.text
+    r = sqlite_api.client.post(
+        "/api/flights", params={"filename": name}, content=b"x", headers=sqlite_api.headers("pilot")
+    )
+    assert r.status_code == 422
+
+
+def test_inside_refuses_escapes(tmp_path: Path) -> None:
+    from burnwatch.api.uploads import inside, safe_filename
+
+    assert inside(tmp_path, "a/b.jpg") == (tmp_path / "a" / "b.jpg").resolve()
+    for bad in ("../x", "/etc/passwd", "a/../../x"):
+        with pytest.raises(NotFoundError):
+            inside(tmp_path, bad)
+    with pytest.raises(InputError):
+        safe_filename("..", "x")
+    assert safe_filename("Ảnh hiện trường 1.jpg", "x") == "Ảnh hiện trường 1.jpg"
+
+
+def test_zip_entries_escaping_the_folder_fail_the_job(sqlite_api: ApiEnv) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("../../evil.jpg", b"not really")
+        zf.writestr("ok.txt", b"hello")
+    h = sqlite_api.headers("pilot")
+    r = sqlite_api.client.post(
+        "/api/flights", params={"filename": "f.zip"}, content=buf.getvalue(), headers=h
+    )
+    assert r.status_code == 202
+    job_id = r.json()["id"]
+    sqlite_api.app.state.jobs.wait(job_id, timeout=60)
+    job = sqlite_api.client.get(f"/api/flights/{job_id}", headers=h).json()
+    assert job["status"] == "failed"
+    assert "evil.jpg" in job["message"]
+    assert not list(sqlite_api.tmp.rglob("evil.jpg"))
+
+
+def test_oversize_uploads_are_refused(sqlite_api: ApiEnv) -> None:
+    env = sqlite_api
+    big = b"\0" * (2 * 1024 * 1024 + 1)  # max_upload_mb = 2
+    r = env.client.post(
+        "/api/flights", params={"filename": "big.zip"}, content=big, headers=env.headers("pilot")
+    )
+    assert r.status_code == 413 and r.json()["error"] == "too_large"
+    h = {**env.headers("insp"), "Content-Type": "image/jpeg"}
+    r = env.client.post(f"/api/cases/{env.cases[HY]}/evidence", content=big, headers=h)
+    assert r.status_code == 413
+    assert not [p for p in (env.tmp / "data").rglob("*") if p.is_file() and p.stat().st_size > 2_000_000]
+
+
+class _FakeRequest:
+    """Just enough of a Starlette request for :func:`stream_to_file`."""
+
+    def __init__(self, chunks: int, size: int, content_length: str | None = None) -> None:
+        self.headers = {"content-length": content_length} if content_length else {}
+        self.sent = 0
+        self._chunks, self._size = chunks, size
+
+    async def stream(self):  # type: ignore[no-untyped-def]
+        for _ in range(self._chunks):
+            self.sent += 1
+            yield b"\1" * self._size
+
+
+def test_size_cap_applies_while_streaming(tmp_path: Path) -> None:
+    from burnwatch.api.uploads import stream_to_file
+
+    req = _FakeRequest(chunks=100, size=1024)  # 100 KiB offered, no Content-Length
+    with pytest.raises(TooLargeError):
+        asyncio.run(stream_to_file(req, tmp_path / "f.zip", max_bytes=10 * 1024))  # type: ignore[arg-type]
+    assert req.sent == 11  # stopped reading right after passing the cap
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
+    declared = _FakeRequest(chunks=100, size=1024, content_length=str(100 * 1024))
+    with pytest.raises(TooLargeError):
+        asyncio.run(stream_to_file(declared, tmp_path / "g.zip", max_bytes=10 * 1024))  # type: ignore[arg-type]
+    assert declared.sent == 0  # refused from the header, before reading anything
+    ok = _FakeRequest(chunks=3, size=100)
+    assert asyncio.run(stream_to_file(ok, tmp_path / "h.zip", max_bytes=10 * 1024)) == 300  # type: ignore[arg-type]
+    assert (tmp_path / "h.zip").stat().st_size == 300
+
+
+def test_users_cover_every_role() -> None:
+    assert {r for r, _ in USERS.values()} == set(ALL_ROLES)
