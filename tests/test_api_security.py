@@ -16,7 +16,6 @@ from dbfixtures import _fast_password_hashing, sqlite_template  # noqa: F401
 from burnwatch.api.auth import ALL_ROLES, roles_of, route_table
 from burnwatch.errors import InputError, NotFoundError, TooLargeError
 
-
 _roles_of = roles_of
 _api_routes = route_table
 
