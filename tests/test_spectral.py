@@ -175,7 +175,7 @@ def test_nan_pixels_are_never_fire() -> None:
 def demo():  # type: ignore[no-untyped-def]
     from burnwatch.sources.synthetic import make_demo_scene
 
-    return make_demo_scene()
+    return make_demo_scene(with_plume=True)  # as ``make demo`` runs it
 
 
 def test_demo_finds_every_fire_above_limit_and_no_decoy(demo) -> None:  # type: ignore[no-untyped-def]

@@ -241,11 +241,12 @@ def make_demo_scene(
         return DemoScene(scene, [], [_decoy(transform, *d) for d in decoys], [], cover)
     specs, kilns = _fire_specs(rng, stubble, busy, bands, cover)
     scene = replace(scene, bands=bands)
+    if with_plume:  # smoke first, so the fire pixels saturate on top of it like a real sensor
+        biggest = max(specs, key=lambda f: f.area_m2)
+        scene = _add_plume(scene, int(biggest.row or 0), int(biggest.col or 0))
     scene, injected = inject_fires(scene, specs + kilns, saturation=dict.fromkeys(ROLES, L1C_MAX))
     fires = [_with_limit(f) for f in injected[: len(specs)]]
     statics = injected[len(specs) :]
-    if with_plume:
-        scene = _add_plume(scene, max(fires, key=lambda f: f.area_m2))
     return DemoScene(
         scene=scene,
         fires=fires,
@@ -326,11 +327,11 @@ def _decoy(transform: Affine, kind: str, r0: int, c0: int, r1: int, c1: int) -> 
     return Decoy(kind, r0, c0, r1, c1, box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), lon, lat)
 
 
-def _add_plume(scene: Scene, fire: InjectedFire) -> Scene:
+def _add_plume(scene: Scene, row: int, col: int) -> Scene:
     from burnwatch.types import BAND_ROLES
 
     rows, cols = np.mgrid[: scene.shape[0], : scene.shape[1]].astype(np.float32)
-    dx, dy = cols - fire.col, rows - fire.row  # wind towards +col (east to west flow ignored)
+    dx, dy = cols - col, rows - row  # plume blows towards +col (east)
     downwind = np.clip(dx, 0, None)
     width = 3.0 + 0.15 * downwind
     plume = np.where(dx >= 0, np.exp(-0.5 * (dy / width) ** 2) * np.exp(-downwind / 250.0), 0.0)
