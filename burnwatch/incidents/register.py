@@ -119,6 +119,27 @@ def match_static(session: Session, lon: float, lat: float) -> StaticSource | Non
     return None
 
 
+class ZoneIndex:
+    """The active exclusion zones held in memory with an STR-tree, for matching a batch."""
+
+    def __init__(self, zones: list[StaticSource]) -> None:
+        from shapely import STRtree
+
+        self.zones = zones
+        self._tree = STRtree([z.geom for z in zones]) if zones else None
+
+    @classmethod
+    def load(cls, session: Session) -> ZoneIndex:
+        return cls(list(session.scalars(select(StaticSource).where(StaticSource.active.is_(True)))))
+
+    def match(self, lon: float, lat: float) -> StaticSource | None:
+        """The zone covering (lon, lat) WGS84 (lowest id when several), else None."""
+        if self._tree is None:
+            return None
+        hits = self._tree.query(Point(lon, lat), predicate="intersects")
+        return self.zones[int(min(hits))] if len(hits) else None
+
+
 def load_register(
     session: Session,
     path: str | Path,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from burnwatch.incidents.admin import AdminAttributor
 from burnwatch.incidents.clustering import ClusterParams, cluster_hotspots
-from burnwatch.incidents.register import match_static
+from burnwatch.incidents.register import ZoneIndex
 from burnwatch.store.chain import audit, canonical_json
 from burnwatch.store.models import HotspotRow, Scan
 from burnwatch.types import Hotspot
@@ -169,11 +169,12 @@ def ingest_hotspots(
         existing = _existing_keys(session, list(unique))
         new_rows: list[HotspotRow] = []
         flagged = 0
+        zones = ZoneIndex.load(session)
         for key, h in unique.items():
             if key in existing:
                 continue
             row = _row(h, scan.id)
-            zone = match_static(session, h.lon, h.lat)
+            zone = zones.match(h.lon, h.lat)
             if zone is not None:
                 row.static_source_id = zone.id
                 row.flags = [*row.flags, "static_source"] if "static_source" not in row.flags else row.flags
