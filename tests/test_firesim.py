@@ -146,3 +146,19 @@ def test_etm_dn_calibration() -> None:
     assert rho[1] < 0 < rho[2] < rho[3]
     low = etm_dn_to_reflectance(dn, "swir2", "L", 30.0, 172)
     assert low[3] > rho[3]  # low gain saturates later
+
+
+@pytest.mark.parametrize(("sensor", "key"), [("MSI", "S2A"), ("OLI", "OLI"), ("OLI-2", "OLI-2"), ("ETM+", "ETM+")])
+def test_band_table_agrees_with_sources_bands(sensor: str, key: str) -> None:
+    """firesim keeps its own table (it needs band widths); centres and E0 must match the
+    sources engineer's :mod:`burnwatch.sources.bands` within 2 %."""
+    bands = pytest.importorskip("burnwatch.sources.bands")
+    table = firesim.BAND_TABLE[sensor]
+    checked = 0
+    for info in bands.SENSORS[key].values():
+        if info.role in table:
+            centre, _, e0 = table[info.role]
+            assert centre == pytest.approx(info.centre_um, rel=0.02), (sensor, info.role)
+            assert e0 == pytest.approx(info.e0, rel=0.02), (sensor, info.role)
+            checked += 1
+    assert checked >= 6

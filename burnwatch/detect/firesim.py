@@ -72,7 +72,7 @@ BAND_TABLE: Mapping[str, Mapping[str, tuple[float, float, float]]] = {
         "swir2": (2.206, 0.260, 84.90),
     },
 }
-BAND_TABLE = {**BAND_TABLE, "OLI2": BAND_TABLE["OLI"], "ETM": BAND_TABLE["ETM+"]}
+BAND_TABLE = {**BAND_TABLE, "OLI2": BAND_TABLE["OLI"], "OLI-2": BAND_TABLE["OLI"], "ETM": BAND_TABLE["ETM+"]}
 
 
 def planck_radiance(wavelength_um: float | np.ndarray, temperature_k: float) -> np.ndarray:
