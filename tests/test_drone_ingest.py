@@ -95,6 +95,9 @@ def test_known_pose_flight_is_placed_within_half_a_metre(
         gdf = gpd.read_file(tmp_path / "out" / "flight.gpkg", layer=layer)
         assert len(gdf) == n and (gdf["flight_id"] == res.flight_id).all()
         assert len(gpd.read_file(tmp_path / "out" / f"{layer}.geojson")) == n
+    utm = gpd.read_file(tmp_path / "out" / "flight.gpkg", layer="detections_utm")
+    assert utm.crs.to_epsg() == 32648 and len(utm) == 10
+    assert utm.geometry.iloc[0].contains(Point(utm["x"].iloc[0], utm["y"].iloc[0]))
     fp = gpd.read_file(tmp_path / "out" / "footprints.geojson")
     assert fp.geometry.iloc[0].contains(Point(*markers[0]))
     report = json.loads((tmp_path / "out" / "report.json").read_text())

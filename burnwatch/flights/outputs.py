@@ -1,8 +1,10 @@
 """Write a flight's outputs: GeoPackage layers, GeoJSON files, hotspots, report.json.
 
 Every file is rewritten whole on each run (never appended), so ingesting the same flight
-twice into the same folder leaves exactly one copy of every feature. All vector outputs are
-WGS84 (EPSG:4326); native UTM coordinates are kept as ``x``/``y`` + ``crs`` attributes.
+twice into the same folder leaves exactly one copy of every feature. Vector layers are WGS84
+(EPSG:4326; GeoJSON per RFC 7946) with the native UTM coordinates as ``x``/``y`` + ``crs``
+attributes; the GeoPackage also holds ``detections_utm``: the detection polygons in the flight's
+local UTM CRS.
 """
 
 from __future__ import annotations
@@ -19,17 +21,19 @@ from shapely.geometry.base import BaseGeometry
 from burnwatch.flights.place import PlacedDetection
 from burnwatch.sources.drone_meta import PhotoMeta
 
-LAYERS = ("track", "footprints", "detections", "detection_points")
 GPKG_NAME = "flight.gpkg"
 
 
 def _frame(
-    rows: Sequence[Mapping[str, Any]], geometry: Sequence[BaseGeometry], columns: Sequence[str]
+    rows: Sequence[Mapping[str, Any]],
+    geometry: Sequence[BaseGeometry],
+    columns: Sequence[str],
+    crs: str = "EPSG:4326",
 ) -> Any:
     import geopandas as gpd
 
     data = {c: [r.get(c) for r in rows] for c in columns}
-    return gpd.GeoDataFrame(data, geometry=list(geometry), crs="EPSG:4326")
+    return gpd.GeoDataFrame(data, geometry=list(geometry), crs=crs)
 
 
 def write_layers(
@@ -102,6 +106,8 @@ class FlightLayers:
         self.flight_id = flight_id
         self.rows: dict[str, list[dict[str, Any]]] = {k: [] for k in SCHEMA}
         self.geoms: dict[str, list[BaseGeometry]] = {k: [] for k in SCHEMA}
+        self.native: list[BaseGeometry] = []
+        self.crs: str | None = None
 
     def _add(self, layer: str, row: dict[str, Any], geom: BaseGeometry) -> None:
         self.rows[layer].append({"flight_id": self.flight_id, **row})
@@ -143,6 +149,8 @@ class FlightLayers:
             "box_y2": b.y2,
         }
         self._add("detections", row, pd.polygon)
+        self.native.append(pd.polygon_native)
+        self.crs = crs
         self._add("detection_points", row, Point(pd.lon, pd.lat))
 
     def add_track(self, lonlat: list[tuple[float, float]], source: str) -> None:
@@ -150,8 +158,21 @@ class FlightLayers:
             self._add("track", {"source": source, "points": len(lonlat)}, LineString(lonlat))
 
     def write(self, out_dir: Path) -> dict[str, Path]:
+        import pyogrio
+
         layers = {k: (self.rows[k], self.geoms[k], list(SCHEMA[k][1])) for k in SCHEMA}
-        return write_layers(out_dir, layers, {k: v[0] for k, v in SCHEMA.items()})
+        outputs = write_layers(out_dir, layers, {k: v[0] for k, v in SCHEMA.items()})
+        if self.crs is not None:
+            native = _frame(self.rows["detections"], self.native, SCHEMA["detections"][1], crs=self.crs)
+            pyogrio.write_dataframe(
+                native,
+                outputs["gpkg"],
+                layer="detections_utm",
+                driver="GPKG",
+                geometry_type="Polygon",
+                append=True,
+            )
+        return outputs
 
 
 def write_report(path: Path, report: Mapping[str, Any]) -> Path:
