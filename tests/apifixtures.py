@@ -167,3 +167,33 @@ def gps_jpeg(lon: float, lat: float, size: tuple[int, int] = (64, 48)) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", exif=exif)
     return buf.getvalue()
+
+
+def flight_zip(
+    path: Path, photos: int = 2, lon: float = 106.0502, lat: float = 20.6503, bad_file: bool = True
+) -> Path:
+    """A small flight .zip: nadir photos 60 m up with orange 'fire' markers on the ground
+    (found by the drone tests' OrangeBlobDetector), plus a file that is not a photo."""
+    import zipfile
+    from datetime import datetime
+
+    import numpy as np
+    from drone_synth import ShotSpec, offset_lonlat, project_markers, render, write_photo
+
+    takeoff = 12.0
+    markers = np.array([offset_lonlat(lon, lat, e, n) for e, n in ((0.0, 0.0), (10.0, 6.0))])
+    folder = path.parent / (path.stem + "_photos")
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(photos):
+            plon, plat = offset_lonlat(lon, lat, 4.0 * i, 0.0)
+            spec = ShotSpec(plon, plat, takeoff + 60.0, 60.0, 0.0, -90.0, time=datetime(2026, 3, 1, 9, 0, i))
+            photo = write_photo(
+                folder / f"DJI_{i:04d}.JPG",
+                spec,
+                render(spec, project_markers(spec, markers, takeoff), seed=i),
+            )
+            zf.write(photo, photo.name)
+        if bad_file:
+            zf.writestr("notes.jpg", b"this is not a photo")
+    return path

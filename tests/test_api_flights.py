@@ -1,0 +1,77 @@
+"""Drone flight upload through the API (background job, fake detector), and analysts'
+verdicts on the detections (stored, exported for the detector's evaluation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apifixtures import ApiEnv, api_fixture, flight_zip  # noqa: F401
+from dbfixtures import _fast_password_hashing, db_url, pg_database, sqlite_template  # noqa: F401
+
+
+def _upload(api: ApiEnv, zip_path: Path, user: str = "pilot") -> dict:  # type: ignore[type-arg]
+    h = api.headers(user)
+    r = api.client.post(
+        "/api/flights",
+        params={"filename": zip_path.name},
+        content=zip_path.read_bytes(),
+        headers={**h, "Content-Type": "application/zip"},
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    api.app.state.jobs.wait(job_id, timeout=120)
+    return api.client.get(f"/api/flights/{job_id}", headers=h).json()
+
+
+def test_flight_upload_is_processed_ingested_and_reviewed(api: ApiEnv, tmp_path: Path) -> None:
+    job = _upload(api, flight_zip(tmp_path / "flight.zip"))
+    assert job["status"] == "done", job
+    assert job["done"] == job["total"] == 3  # two photos and notes.jpg
+    assert job["flight_id"] and job["scan_id"]
+    assert job["hotspots"] >= 2
+    # the uploader sees the per-file problem
+    assert [p["name"] for p in job["problems"]] == ["notes.jpg"]
+    assert job["problems"][0]["status"] == "error"
+    pilot = api.headers("pilot")
+    dets = api.client.get(f"/api/flights/{job['id']}/detections", headers=pilot).json()
+    assert len(dets["features"]) == job["hotspots"]
+    assert all(abs(f["properties"]["lon"] - 106.0502) < 0.001 for f in dets["features"])
+    # the detections are hotspots of the incident nearby (same place as the seeded Hưng Yên one)
+    drone = api.client.get("/api/hotspots", params={"source": "drone"}, headers=api.headers("analyst")).json()
+    assert len(drone["features"]) == job["hotspots"]
+    assert {f["properties"]["incident_id"] for f in drone["features"]} != {None}
+    assert len(api.client.get("/api/footprints", headers=pilot).json()["features"]) == 2
+    # admins see every job
+    assert api.client.get("/api/flights", headers=api.headers("admin")).json()[0]["id"] == job["id"]
+
+    # review: list with thumbnails, mark, re-mark, export
+    a = api.headers("analyst")
+    items = api.client.get("/api/review/detections", headers=a).json()
+    assert len(items) == job["hotspots"]
+    assert items[0]["thumbnail"]
+    thumb = api.client.get(items[0]["thumbnail"], headers=a)
+    assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+    first, second = items[0]["hotspot_id"], items[1]["hotspot_id"]
+    assert api.client.post(f"/api/review/{first}", json={"verdict": False}, headers=a).status_code == 200
+    assert api.client.post(f"/api/review/{first}", json={"verdict": True}, headers=a).status_code == 200
+    assert (
+        api.client.post(
+            f"/api/review/{second}", json={"verdict": False, "comment": "sun glint"}, headers=a
+        ).status_code
+        == 200
+    )
+    assert api.client.post("/api/review/999999", json={"verdict": True}, headers=a).status_code == 404
+    ev = api.client.get("/api/review/verdicts.json", headers=a).json()
+    by_id = {e["hotspot_id"]: e for e in ev}
+    assert len(ev) == 2
+    assert by_id[first]["verdict"] == "true_positive" and by_id[second]["verdict"] == "false_positive"
+    assert by_id[first]["image"].startswith("DJI_") and len(by_id[first]["box_xyxy"]) == 4
+    assert by_id[first]["flight_id"] == job["flight_id"]
+
+
+def test_a_bad_upload_fails_with_a_message(api: ApiEnv, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK\x03\x04 this is not really a zip")
+    job = _upload(api, bad)
+    assert job["status"] == "failed"
+    assert "bad.zip" in job["message"] or "zip" in job["message"].lower()
