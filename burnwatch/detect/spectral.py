@@ -15,6 +15,7 @@ Inputs are TOA reflectance (0-1, ``NaN`` invalid) keyed by spectral role (see
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +23,8 @@ import numpy as np
 
 from burnwatch.errors import InputError
 from burnwatch.types import Scene
+
+log = logging.getLogger(__name__)
 
 #: Confidence classes written into :attr:`FireResult.confidence`.
 NONE, LOW, NOMINAL, HIGH = 0, 1, 2, 3
@@ -187,6 +190,9 @@ def detect_fires(scene: Scene, algorithm: str | None = None) -> FireResult:
     """Run the active-fire algorithm for ``scene`` (chosen by :func:`choose_algorithm` when
     ``algorithm`` is None) and return the per-pixel confidence classes."""
     name = algorithm or choose_algorithm(scene)
+    if scene.level != "toa":
+        # the published thresholds were derived on top-of-atmosphere reflectance
+        log.warning("scene %s: level %r; fire thresholds assume TOA reflectance", scene.scene_id, scene.level)
     registry = _registry()
     if name not in registry:
         raise InputError(f"unknown fire algorithm {name!r}; choose one of {sorted(registry)}")
