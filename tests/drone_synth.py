@@ -63,6 +63,7 @@ class ShotSpec:
     model: str = "FC6310"
     exif_gps: bool = True
     xmp_gps: bool = True
+    attitude: bool = True  # write the Gimbal*/Flight* angle tags
 
 
 def enu_of(lon: np.ndarray, lat: np.ndarray, h: np.ndarray, origin: tuple[float, float, float]) -> np.ndarray:
@@ -151,14 +152,19 @@ def write_photo(
     if spec.xmp_gps:
         attrs["GpsLatitude"] = f"{spec.lat:.9f}"
         attrs["GpsLongtitude"] = f"{spec.lon:.9f}"
+    if spec.attitude:
+        attrs.update(
+            {
+                "GimbalRollDegree": "+0.00",
+                "GimbalYawDegree": f"{spec.yaw:+.2f}",
+                "GimbalPitchDegree": f"{spec.pitch:+.2f}",
+                "FlightRollDegree": "+1.50",
+                "FlightYawDegree": f"{spec.yaw + 3.0:+.2f}",
+                "FlightPitchDegree": "-4.00",
+            }
+        )
     attrs.update(
         {
-            "GimbalRollDegree": "+0.00",
-            "GimbalYawDegree": f"{spec.yaw:+.2f}",
-            "GimbalPitchDegree": f"{spec.pitch:+.2f}",
-            "FlightRollDegree": "+1.50",
-            "FlightYawDegree": f"{spec.yaw + 3.0:+.2f}",
-            "FlightPitchDegree": "-4.00",
             "CalibratedFocalLength": f"{spec.focal_px:.6f}",
             "CalibratedOpticalCenterX": f"{spec.width / 2:.6f}",
             "CalibratedOpticalCenterY": f"{spec.height / 2:.6f}",

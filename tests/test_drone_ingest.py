@@ -363,3 +363,19 @@ def test_zip_bombs_and_links_are_refused(tmp_path: Path) -> None:
             zf.writestr(f"{i}.jpg", b"x")
     with pytest.raises(TooLargeError, match="entries"):
         safe_extract_zip(many, tmp_path / "z", max_entries=20)
+
+
+def test_photo_without_attitude_is_placed_with_a_wide_error(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    markers = _markers(LON0, LAT0)
+    _flight(src, [_good_spec(0)], markers)
+    bare = _good_spec(1)
+    bare.attitude = False  # yaw 0, nadir: what the pipeline assumes
+    write_photo(src / "bare.jpg", bare, render(bare, project_markers(bare, markers, TAKEOFF)))
+    res = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0)
+    by = {f.name: f for f in res.files}
+    assert by["bare.jpg"].status == "ok" and any(
+        "no gimbal/flight attitude" in m for m in by["bare.jpg"].messages
+    )
+    unc = {h.attributes["photo"]: h.uncertainty_m for h in res.hotspots}
+    assert unc["bare.jpg"] > 2 * unc["DJI_0000.JPG"]

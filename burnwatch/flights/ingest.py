@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -306,8 +306,15 @@ def _place_flight(
                 "or outside the DSM)"
             )
         layers.add_footprint(m, when, clipped, intrinsics_from_meta(m)[1], to_wgs84(poly_native, crs))
+        photo_sigma = sigma_for(m, sigma)
+        if m.camera_yaw is None or m.gimbal_pitch is None:
+            rep.messages.append(
+                f"{m.name}: no gimbal/flight attitude tags; assumed a nadir view with the image top "
+                "to the north — uncertainty widened (yaw 90°, pitch 10°)"
+            )
+            photo_sigma = replace(photo_sigma, yaw_deg=90.0, pitch_deg=10.0, roll_deg=10.0)
         placed, msgs = place_detections(
-            cam, m, out.detections, hm.ground, sigma_for(m, sigma), flight_id, when, tflag, max_range_m
+            cam, m, out.detections, hm.ground, photo_sigma, flight_id, when, tflag, max_range_m
         )
         rep.messages.extend(msgs)
         rep.placed = len(placed)
