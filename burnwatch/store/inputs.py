@@ -5,14 +5,16 @@ Accepted inputs (``kind="auto"`` guesses from the path):
 * a FIRMS CSV export (``.csv``/``.txt``, MODIS or VIIRS layout) -> kind ``firms``;
 * a hotspot file written by :func:`burnwatch.publish.vector.write_hotspots`
   (``.geojson``/``.gpkg``) -> ``flight`` when its hotspots come from a drone, else ``scan``;
-* a scan or drone-flight output directory holding ``hotspots.geojson`` (or ``.gpkg``) and
-  optionally ``manifest.json`` (parameters, software versions, input hashes).
+* a scan output directory (``hotspots.geojson``/``.gpkg`` + the run's ``manifest.json``:
+  parameters, package/algorithm versions, input sha256s) or a drone-flight output directory
+  (``hotspots.geojson`` + ``report.json``: flight id, per-photo sha256s).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,13 @@ from burnwatch import __version__
 from burnwatch.errors import InputError
 from burnwatch.incidents.evidence import sha256_file
 from burnwatch.store.ingest import ScanRecord
-from burnwatch.types import Hotspot
+from burnwatch.types import Hotspot, utc
 
 log = logging.getLogger(__name__)
 
 KINDS = ("auto", "scan", "firms", "flight")
 HOTSPOT_FILES = ("hotspots.geojson", "hotspots.gpkg")
-MANIFESTS = ("manifest.json", "provenance.json", "run.json")
+MANIFESTS = ("manifest.json", "report.json")  # scan run manifest; drone flight report
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
@@ -96,17 +98,23 @@ def read_input(path: str | Path, kind: str = "auto") -> tuple[list[Hotspot], Sca
 
         hotspots = read_hotspots(data_file)
         if kind == "auto":
-            kind = str(manifest.get("kind") or _guess_kind(hotspots))
+            kind = "flight" if "flight_id" in manifest else str(manifest.get("kind") or _guess_kind(hotspots))
     else:
         raise InputError("not a FIRMS CSV, hotspot GeoJSON/GeoPackage or scan/flight folder", path=path)
     sources = sorted({h.source for h in hotspots})
     hashes = {data_file.name: sha256_file(data_file)}
     hashes.update(_hashes(manifest.get("inputs") or manifest.get("input_hashes")))
-    versions = {"burnwatch": __version__}
-    mv = manifest.get("software_versions") or manifest.get("versions") or manifest.get("software")
-    if isinstance(mv, dict):
-        versions.update({str(k): str(v) for k, v in mv.items()})
-    params = manifest.get("parameters") or {}
+    # a flight report lists its photos with their sha256 under "files"
+    hashes.update(_hashes(manifest.get("files")))
+    versions = {"burnwatch": str(manifest.get("burnwatch_version") or __version__)}
+    for key in ("software_versions", "packages", "algorithms"):
+        mv = manifest.get(key)
+        if isinstance(mv, dict):
+            versions.update({str(k): str(v) for k, v in mv.items()})
+    params = manifest.get("parameters") or {
+        k: manifest[k] for k in ("flight_id", "crs", "ground", "detector") if k in manifest
+    }
+    started = manifest.get("started_utc") or manifest.get("created")
     record = ScanRecord(
         kind=kind,
         source=",".join(sources) or kind,
@@ -114,5 +122,15 @@ def read_input(path: str | Path, kind: str = "auto") -> tuple[list[Hotspot], Sca
         parameters=params if isinstance(params, dict) else {"value": params},
         software_versions=versions,
         input_hashes=hashes,
+        started_at=_parse_time(started),
     )
     return hotspots, record
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
