@@ -6,6 +6,7 @@ Use: ``from apifixtures import ApiEnv, api_fixture  # noqa: F401`` (the fixture 
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,9 +119,11 @@ def assign(url: str, case_id: int, inspector: str) -> None:
         do_assign(s, case_id, inspector, actor="analyst", reason="please inspect")
 
 
-def make_env(url: str, tmp: Path, **overrides: Any) -> Iterator[ApiEnv]:
+def build_app(
+    url: str, tmp: Path, **overrides: Any
+) -> tuple[Any, FakeClock, Any, dict[str, int], dict[str, int]]:
+    """Seed the database and create the app (fake detector, fake clock, 2 MB upload cap)."""
     from drone_synth import orange_factory
-    from fastapi.testclient import TestClient
 
     from burnwatch.api import create_app
     from burnwatch.config import load_settings
@@ -137,8 +140,42 @@ def make_env(url: str, tmp: Path, **overrides: Any) -> Iterator[ApiEnv]:
     values.update(overrides)
     settings = load_settings(**values)
     app = create_app(settings, detector_factory=orange_factory, clock=clock, flight_workers=0)
+    return app, clock, settings, incidents, cases
+
+
+def make_env(url: str, tmp: Path, **overrides: Any) -> Iterator[ApiEnv]:
+    from fastapi.testclient import TestClient
+
+    app, clock, settings, incidents, cases = build_app(url, tmp, **overrides)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield ApiEnv(app, client, clock, settings, incidents, cases, tmp)
+
+
+@contextlib.contextmanager
+def live_server(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free 127.0.0.1 port (in a thread); yields the base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(name="api")

@@ -1,0 +1,122 @@
+"""Browser acceptance tests in real headless Chromium (Debian chromium via Playwright, started
+here): nothing may be requested from outside the machine (no CDN, no tiles).
+
+* An inspector logs in on a phone-sized screen, sees their incident on the map, opens it,
+  uploads a field photo with GPS and moves the case to "confirmed burning".
+* A drone operator uploads a small flight zip and sees its detections appear (fake detector).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apifixtures import HY, PASSWORD, assign, build_app, flight_zip, gps_jpeg, live_server
+from browser import chromium_browser, open_recorded  # noqa: F401
+from dbfixtures import _fast_password_hashing, sqlite_template  # noqa: F401
+
+from burnwatch.api.app import VENDOR
+
+pytestmark = pytest.mark.browser
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def site(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, Any, dict[str, int], dict[str, int]]]:  # noqa: F811
+    if not (VENDOR / "leaflet" / "leaflet.js").is_file():
+        pytest.skip(f"{VENDOR} not filled; run `make setup` (npm ci + scripts/vendor_assets.py)")
+    shutil.copyfile(sqlite_template, tmp_path / "burnwatch.db")
+    url = f"sqlite:///{tmp_path / 'burnwatch.db'}"
+    app, _clock, settings, incidents, cases = build_app(url, tmp_path)
+    with live_server(app) as base:
+        yield base, settings, incidents, cases
+
+
+def _login(page: Any, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("load")
+
+
+def test_inspector_confirms_burning_from_a_phone(open_recorded, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    base, settings, incidents, cases = site
+    case_id, incident_id = cases[HY], incidents[HY]
+    assign(settings.database_url, case_id, "insp")
+    page, log = open_recorded(f"{base}/login")
+    page.set_viewport_size(PHONE)
+    _login(page, base, "insp")
+    assert page.url.endswith("/cases")
+    page.wait_for_selector(f"a.case-link[href='/cases/{case_id}']")
+    assert "Vụ việc được giao cho tôi" in page.content()  # Vietnamese by default
+
+    page.goto(f"{base}/map")
+    marker = page.wait_for_selector(f".incident-icon span[data-incident-id='{incident_id}']")
+    assert page.locator(".incident-icon").count() == 1  # the Thái Bình incident is out of scope
+    marker.click()
+    page.wait_for_selector("#incident-title")
+    assert f"#{incident_id}" in page.inner_text("#incident-title")
+    assert "firms" in page.inner_text("#incident-detail")  # its sources
+    page.click("#open-case")
+    page.wait_for_url(f"**/cases/{case_id}")
+    page.wait_for_selector("button.state-btn[data-state='in_inspection']").click()
+    page.wait_for_selector("#case-state[data-state='in_inspection']")
+
+    photo = tmp_path / "IMG_0001.jpg"
+    photo.write_bytes(gps_jpeg(106.0510, 20.6500))
+    assert page.get_attribute("#photo", "capture") == "environment"
+    page.set_input_files("#photo", str(photo))
+    page.wait_for_selector("#photo-msg.ok")
+    msg = page.inner_text("#photo-msg")
+    metres = float(msg.rsplit(":", 1)[1].strip().split()[0])
+    assert 20 < metres < 120, msg
+    page.wait_for_selector("#history .distance")
+
+    page.fill("#reason", "Đang đốt rơm, đã lập biên bản")
+    page.click("button.state-btn[data-state='confirmed_burning']")
+    page.wait_for_selector("#case-state[data-state='confirmed_burning']")
+    assert "Xác nhận có đốt" in page.inner_text("#case-state")
+    # fits the phone: nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    from burnwatch.incidents.cases import verify_case
+    from burnwatch.store.db import session_scope
+    from burnwatch.store.models import Case
+
+    with session_scope(settings.database_url) as s:
+        case = s.get(Case, case_id)
+        assert case is not None and case.state == "confirmed_burning"
+        assert verify_case(s, case_id, Path(settings.data_dir)) == []
+    assert log.remote_requests() == []
+    assert log.errors() == []
+
+
+def test_english_toggle(open_recorded, site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    base, *_ = site
+    page, log = open_recorded(f"{base}/login?lang=en")
+    assert page.inner_text("h1") == "Log in"
+    page.goto(f"{base}/login")  # remembered
+    assert page.inner_text("h1") == "Log in"
+    page.goto(f"{base}/login?lang=vi")
+    assert page.inner_text("h1") == "Đăng nhập"
+    assert log.remote_requests() == []
+
+
+def test_drone_operator_uploads_a_flight_and_sees_detections(open_recorded, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    base, *_ = site
+    page, log = open_recorded(f"{base}/login?lang=en")
+    _login(page, base, "pilot")
+    assert page.url.endswith("/upload")
+    page.set_input_files("#flight", str(flight_zip(tmp_path / "flight.zip")))
+    page.click("#send")
+    page.wait_for_selector("#status[data-status='done']", timeout=60_000)
+    assert page.locator("#detections li.detection").count() >= 2
+    assert "notes.jpg" in page.inner_text("#problems")
+    assert page.get_attribute("#bar", "style") == "width: 100%;"
+    assert page.locator("#flight-map .leaflet-interactive").count() >= 2
+    assert log.remote_requests() == []
+    assert log.errors() == []
