@@ -18,6 +18,7 @@ import json
 import math
 import statistics
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,14 @@ def bench_p4rtk(shared: Path) -> dict:
         sig = sigma_for(meta, PoseSigma())
         predicted = [ground_uncertainty(cam, float(a), float(b), dsm, sig) for a, b in zip(u, v, strict=True)]
         refs = {"opk": opk_rays(recon, opk[img.stem], u, v), "opensfm": reference_rays(recon, img.stem, u, v)}
+        # the airframe's yaw instead of the gimbal's, for comparison (docs: which yaw tag)
+        assert meta.flight_yaw is not None
+        cam_fy = Camera(intr, replace(pose, yaw=pose.yaw + (meta.flight_yaw - meta.camera_yaw)))
+        ours_fy, hit_fy = cam_fy.pixel_to_ground(u, v, dsm)
+        theirs_fy, hit_ref_fy = dsm.intersect(*refs["opk"], 1000.0)
+        for e, ok in zip(np.hypot(*(ours_fy[:, :2] - theirs_fy[:, :2]).T), hit_fy & hit_ref_fy, strict=True):
+            if ok:
+                errors.setdefault("opk/dsm FlightYaw", []).append(float(e))
         for gname, ground in (("dsm", dsm), ("flat", flat)):
             ours, hit = cam.pixel_to_ground(u, v, ground)
             for rname, (c_ref, d_ref) in refs.items():
