@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 def load_detector(backend: str) -> object:
     from burnwatch.detect.yolo import Detector
 
-    return Detector.load(backend=backend)  # type: ignore[arg-type]
+    return Detector.load(backend="torch" if backend == "torch" else "onnx")
 
 
 def main() -> None:
@@ -44,15 +44,21 @@ def main() -> None:
     src = args.shared / "data/drone/dji_fc300s_brighton"
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        res = ingest_flight(src, Path(tmp) / "out", detector_factory=functools.partial(load_detector, args.backend),
-                            workers=args.workers,
-                            progress=lambda d, t, n: print(f"  {d}/{t} {n}", flush=True))
+        res = ingest_flight(
+            src,
+            Path(tmp) / "out",
+            detector_factory=functools.partial(load_detector, args.backend),
+            workers=args.workers,
+            progress=lambda d, t, n: print(f"  {d}/{t} {n}", flush=True),
+        )
         wall = time.perf_counter() - t0
         report = json.loads((Path(tmp) / "out/report.json").read_text())
     secs = [f["seconds"] for f in report["files"] if f["status"] == "ok"]
     print(f"{len(secs)} photos 4000x2250, workers={args.workers}, backend={args.backend}")
-    print(f"per photo (decode+detect+thumbnail, in the worker): median {statistics.median(secs):.2f} s, "
-          f"max {max(secs):.2f} s; whole ingest incl. worker start-up and model load {wall:.1f} s")
+    print(
+        f"per photo (decode+detect+thumbnail, in the worker): median {statistics.median(secs):.2f} s, "
+        f"max {max(secs):.2f} s; whole ingest incl. worker start-up and model load {wall:.1f} s"
+    )
     print(f"detections {report['detections']}, hotspots {len(res.hotspots)}")
 
 
