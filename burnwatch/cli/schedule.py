@@ -123,11 +123,13 @@ def status(show_failed: bool, limit: int) -> None:
     """Job counts per watch area, source and status; recent and failed jobs; pending messages."""
     from sqlalchemy import func, select
 
+    from burnwatch.config import get_settings
     from burnwatch.schedule import models
     from burnwatch.schedule.jobs import last_run, status_counts
     from burnwatch.store.db import session_scope
 
-    with session_scope() as session:
+    # An explicit URL: get_engine(None) would be cached across settings changes.
+    with session_scope(get_settings().database_url) as session:
         counts = status_counts(session)
         last = last_run(session)
         pending = session.scalar(
