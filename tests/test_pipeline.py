@@ -78,16 +78,20 @@ def test_scan_cli_on_real_sentinel2_fire(shared_dir: Path, tmp_path: Path) -> No
     _no_remote_assets((out / "map.html").read_text(encoding="utf-8"))
 
 
+#: ETM+ gains as in docs/detection.md (band 4 low gain, the others high).
+L7_GAINS = {"blue": "high", "green": "high", "red": "high", "nir": "low", "swir1": "high", "swir2": "high"}
+
+
 def test_scan_on_real_landsat7_without_fire_reports_nothing(shared_dir: Path, tmp_path: Path) -> None:
     from burnwatch.sources.local import etm_plus_toa_reflectance, read_band_files
 
     folder = shared_file(shared_dir, "data/satellite/landsat7_nofire")
     roles = {"blue": 10, "green": 20, "red": 30, "nir": 40, "swir1": 50, "swir2": 70}
-    # 8-bit DNs: calibrated to TOA reflectance (acquisition date/sun not recorded; year 2000).
+    # 8-bit DNs -> TOA reflectance; date and sun not recorded: the same assumptions as docs/detection.md.
     acquired = datetime(2000, 3, 31, tzinfo=timezone.utc)
     scene = read_band_files(
         {r: folder / f"lsat7_2000_{n}.tif" for r, n in roles.items()}, sensor="ETM+", time=acquired,
-        calibration=etm_plus_toa_reflectance(45.0, acquired.date()), sun_zenith=45.0,
+        calibration=etm_plus_toa_reflectance(37.0, acquired.date(), L7_GAINS), sun_zenith=37.0,
     )
     result = run_scan([scene], tmp_path / "l7", ScanOptions())
     assert result.errors == []

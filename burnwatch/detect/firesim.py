@@ -273,29 +273,16 @@ def inject_fire(
     return inject_fires(scene, [spec])[0]
 
 
-#: Landsat-7 ETM+ post-July-2000 LMIN/LMAX (W m-2 sr-1 µm-1) by band and gain,
-#: Chander, Markham & Helder (2009) Table 8.
-ETM_LMIN_LMAX: Mapping[str, Mapping[str, tuple[float, float]]] = {
-    "blue": {"L": (-6.2, 293.7), "H": (-6.2, 191.6)},
-    "green": {"L": (-6.4, 300.9), "H": (-6.4, 196.5)},
-    "red": {"L": (-5.0, 234.4), "H": (-5.0, 152.9)},
-    "nir": {"L": (-5.1, 241.1), "H": (-5.1, 157.4)},
-    "swir1": {"L": (-1.0, 47.57), "H": (-1.0, 31.06)},
-    "swir2": {"L": (-0.35, 16.54), "H": (-0.35, 10.80)},
-}
-
-
 def etm_dn_to_reflectance(
     dn: np.ndarray, role: str, gain: str, sun_zenith_deg: float, day_of_year: int
 ) -> np.ndarray:
-    """Landsat-7 ETM+ L1 DN (1-255) -> TOA reflectance (float32, NaN where DN < 1).
+    """Landsat-7 ETM+ L1 DN (1-255) -> TOA reflectance (float32, NaN where DN < 1), with the
+    post-July-2000 calibration (Chander et al. 2009, Table 8) and the Earth-Sun distance of
+    ``day_of_year``. A thin wrapper of :class:`burnwatch.sources.local.EtmPlusCalibration`,
+    the one ETM+ calibration in burnwatch."""
+    from datetime import date, timedelta
 
-    ``L = (LMAX - LMIN)/254 · (DN - 1) + LMIN`` then ρ = π L d² / (E0 cos θs)
-    (Chander et al. 2009, eqs. 1 and 3, Tables 8 and 11).
-    """
-    lmin, lmax = ETM_LMIN_LMAX[role][gain.upper()]
-    dn = np.asarray(dn, dtype=np.float64)
-    radiance = (lmax - lmin) / 254.0 * (dn - 1.0) + lmin
-    e0 = BAND_TABLE["ETM+"][role][2]
-    rho = radiance_to_reflectance(radiance, e0, sun_zenith_deg, earth_sun_distance_au(day_of_year))
-    return np.where(dn >= 1.0, rho, np.nan).astype(np.float32)
+    from burnwatch.sources.local import EtmPlusCalibration
+
+    acquired = date(2001, 1, 1) + timedelta(days=day_of_year - 1)
+    return EtmPlusCalibration(sun_zenith_deg, acquired, gain)(role, np.asarray(dn, dtype=np.float32))

@@ -18,10 +18,11 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from affine import Affine
@@ -227,7 +228,13 @@ def read_geotiff(
         level=level,
         sun_zenith=zenith,
         sun_azimuth=azimuth,
-        metadata={"path": str(path), "band_map": dict(roles), "scale": factor, "sensor_key": preset_sensor},
+        metadata={
+            "path": str(path),
+            "band_map": dict(roles),
+            "scale": factor,
+            "sensor_key": preset_sensor,
+            **({"saturation": sat} if (sat := _saturation(calibration, list(data))) else {}),
+        },
     )
 
 
@@ -281,7 +288,11 @@ def read_band_files(
         level=level,
         sun_zenith=sun_zenith,
         sun_azimuth=sun_azimuth,
-        metadata={"paths": {r: str(p) for r, p in files.items()}, "scale": factor},
+        metadata={
+            "paths": {r: str(p) for r, p in files.items()},
+            "scale": factor,
+            **({"saturation": sat} if (sat := _saturation(calibration, list(data))) else {}),
+        },
     )
 
 
@@ -310,39 +321,63 @@ def earth_sun_distance_au(day: date) -> float:
     return 1.0 - 0.01672 * math.cos(math.radians(0.9856 * (doy - 4)))
 
 
-def etm_plus_toa_reflectance(
-    sun_zenith: float, acquired: date, gain: str | Mapping[str, str] = "high"
-) -> Calibration:
-    """A calibration turning Landsat 7 ETM+ 8-bit DNs (1-255) into TOA reflectance.
+@dataclass(frozen=True)
+class EtmPlusCalibration:
+    """Landsat 7 ETM+ 8-bit DNs (1-255) -> TOA reflectance; a :data:`Calibration`.
 
     ``L = (LMAX - LMIN) / 254 * (DN - 1) + LMIN`` (Chander et al. 2009, eq. 1 and Table 8),
     ``rho = pi L d^2 / (ESUN cos(theta_s))`` (eq. 5, ESUN from Table 11). ``gain`` is ``"high"``
     / ``"low"`` for every band or a per-role mapping (ETM+ normally images land at high gain
     in bands 1-3, 5, 7; band 4 switches with sun elevation). ``sun_zenith`` in degrees.
-    DN 0 (fill) becomes NaN.
+    DN 0 (fill) becomes NaN. :meth:`saturation` is the reflectance of DN 255, which the
+    Landsat fire tests need (a saturated band 7 hides the fire signal).
     """
-    if not 0.0 <= sun_zenith < 90.0:
-        raise InputError(f"sun zenith {sun_zenith} deg must be in [0, 90)")
-    period = "pre-2000-07-01" if acquired < date(2000, 7, 1) else "post-2000-07-01"
-    d2 = earth_sun_distance_au(acquired) ** 2
-    cos_sz = math.cos(math.radians(sun_zenith))
 
-    def calibrate(role: str, dn: np.ndarray) -> np.ndarray:
-        g = gain if isinstance(gain, str) else gain.get(role, "high")
+    sun_zenith: float
+    acquired: date
+    gain: str | Mapping[str, str] = "high"
+    qcal_max: ClassVar[float] = 255.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.sun_zenith < 90.0:
+            raise InputError(f"sun zenith {self.sun_zenith} deg must be in [0, 90)")
+
+    def __call__(self, role: str, dn: np.ndarray) -> np.ndarray:
+        g = self.gain if isinstance(self.gain, str) else self.gain.get(role, "high")
+        g = {"h": "high", "l": "low"}.get(g.lower(), g.lower())
         if g not in ("high", "low"):
             raise InputError(f"ETM+ gain must be 'high' or 'low', got {g!r}")
+        period = "pre-2000-07-01" if self.acquired < date(2000, 7, 1) else "post-2000-07-01"
         table = _ETM_LMINMAX[period][g]
         if role not in table:
             raise InputError(f"no ETM+ calibration for role {role!r}; ETM+ roles: {', '.join(table)}")
         lmin, lmax = table[role]
-        dn = dn.astype(np.float32)
+        dn = np.asarray(dn, dtype=np.float32)
         radiance = (lmax - lmin) / 254.0 * (dn - 1.0) + lmin
         esun = band_tables.solar_irradiance("ETM+", role)
+        d2 = earth_sun_distance_au(self.acquired) ** 2
+        cos_sz = math.cos(math.radians(self.sun_zenith))
         rho = (np.pi * radiance * d2 / (esun * cos_sz)).astype(np.float32)
         rho[dn < 1.0] = np.nan  # QCAL 0 is fill in Landsat L1 products
         return rho
 
-    return calibrate
+    def saturation(self, role: str) -> float:
+        """TOA reflectance at the highest DN (255) of ``role``."""
+        return float(self(role, np.array([self.qcal_max], dtype=np.float32))[0])
+
+
+def etm_plus_toa_reflectance(
+    sun_zenith: float, acquired: date, gain: str | Mapping[str, str] = "high"
+) -> EtmPlusCalibration:
+    """The ETM+ DN -> TOA reflectance calibration (see :class:`EtmPlusCalibration`)."""
+    return EtmPlusCalibration(sun_zenith, acquired, gain)
+
+
+def _saturation(calibration: Calibration | None, roles: Sequence[str]) -> dict[str, float] | None:
+    """Per-role saturation reflectance when the calibration knows it (8-bit sensors)."""
+    if not isinstance(calibration, EtmPlusCalibration):
+        return None
+    return {role: calibration.saturation(role) for role in roles}
 
 
 class LocalSource:
