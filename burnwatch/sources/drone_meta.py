@@ -24,6 +24,8 @@ from burnwatch.georef.camera import Intrinsics
 
 #: Refuse images with more pixels than this (decompression-bomb guard; 48 MP drones fit).
 DEFAULT_MAX_PIXELS = 120_000_000
+#: Refuse photo files larger than this (a 48 MP JPEG is ~25 MB, a DNG ~100 MB).
+MAX_FILE_BYTES = 256 * 2**20
 
 #: Sensor sizes (width, height) in mm, by EXIF/XMP model. Sources: DJI product spec sheets
 #: (sensor format: 1/2.3" = 6.17x4.55, 1/2" = 6.4x4.8, 1/1.3" = 9.6x7.2, 1" = 13.2x8.8,
@@ -176,6 +178,13 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
 
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise TooLargeError(
+                f"file is {size / 2**20:.0f} MiB, more than {MAX_FILE_BYTES / 2**20:.0f} MiB "
+                "allowed for one photo",
+                path=path,
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read file ({exc.strerror})", path=path) from exc
