@@ -30,6 +30,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--synthetic", type=int, default=800, help="synthetic images to add")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--equal-epochs", action="store_true",
+                    help="sample the train list so an epoch has as many images as the real split")
+    ap.add_argument("--final-val-only", action="store_true",
+                    help="validate only after the last epoch (saves CPU)")
+    ap.add_argument("--hours", type=float, default=None,
+                    help="wall-clock budget; ultralytics refits the epoch count/LR schedule to it")
+    ap.add_argument("--fraction", type=float, default=None, help="use this fraction of train")
+    ap.add_argument("--name", default=None, help="run name (default fire-smoke-VARIANT)")
+    ap.add_argument("--prepare-only", action="store_true", help="write the synthetic set, exit")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO)
 
@@ -39,6 +48,7 @@ def main() -> None:
     from burnwatch.training.train import train
 
     data = DATA
+    fraction = 1.0
     if args.variant == "synthetic":
         from burnwatch.training.synthetic import build_augmented_dataset
 
@@ -46,14 +56,26 @@ def main() -> None:
                        if p.suffix.lower() in {".jpg", ".jpeg", ".tif", ".tiff"}]
         data = build_augmented_dataset(DATA, ROOT / "runs" / "synthetic-data",
                                        n=args.synthetic, backgrounds=backgrounds,
-                                       size=max(args.imgsz, 320) * 2, seed=args.seed)
-    extra = {"close_mosaic": 2, "warmup_epochs": 1.0}
+                                       size=max(args.imgsz, 320) * 2, seed=args.seed,
+                                       reuse=True)
+        if args.prepare_only:
+            return
+        if args.equal_epochs:
+            n_real = sum(1 for _ in (DATA.parent / "images" / "train").iterdir())
+            fraction = n_real / (n_real + args.synthetic)
+    extra: dict[str, object] = {"close_mosaic": 2, "warmup_epochs": 1.0}
+    if args.final_val_only:
+        extra["val"] = False
+    if args.hours:
+        extra["time"] = args.hours
+    if args.fraction:
+        fraction = args.fraction
     result = train(data, BASE, epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
-                   name=f"fire-smoke-{args.variant}", project=ROOT / "runs" / "train",
-                   seed=args.seed, extra=extra)
-    summary = {"variant": args.variant, "epochs": args.epochs, "imgsz": args.imgsz,
+                   name=args.name or f"fire-smoke-{args.variant}", project=ROOT / "runs" / "train",
+                   seed=args.seed, fraction=fraction, extra=extra)
+    summary = {"variant": args.variant, "hours": args.hours, "epochs": args.epochs, "imgsz": args.imgsz,
                "batch": args.batch, "synthetic": args.synthetic if args.variant == "synthetic" else 0,
-               "seconds": round(result.seconds, 1), "best": str(result.best),
+               "fraction": fraction, "seconds": round(result.seconds, 1), "best": str(result.best),
                "run_dir": str(result.run_dir)}
     (result.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

@@ -329,10 +329,12 @@ def write_synthetic(out_dir: Path, n: int, size: int, seed: int = 0,
 
 
 def build_augmented_dataset(data: Path, out_dir: Path, n: int, backgrounds: Sequence[Path],
-                            size: int = 640, seed: int = 0, cutout_limit: int = 400) -> Path:
+                            size: int = 640, seed: int = 0, cutout_limit: int = 400,
+                            reuse: bool = False) -> Path:
     """Real dataset ``data`` (YOLO YAML) + ``n`` synthetic composites -> a new dataset YAML.
 
     Flame cut-outs come from the real *train* split only. The validation split is unchanged.
+    ``reuse`` keeps an existing synthetic set of the same size in ``out_dir`` (same seed assumed).
     """
     import yaml
 
@@ -343,9 +345,11 @@ def build_augmented_dataset(data: Path, out_dir: Path, n: int, backgrounds: Sequ
     train_dir = root / str(real["train"])
     label_dir = Path(str(train_dir).replace("/images/", "/labels/"))
     images = sorted(p for p in train_dir.iterdir() if p.suffix.lower() in {".jpg", ".png", ".jpeg"})
-    cut = fire_cutouts(images, label_dir, limit=cutout_limit, rng=np.random.default_rng(seed))
-    log.info("%d flame cut-outs from %s", len(cut), train_dir)
-    synth = write_synthetic(out_dir, n, size, seed, backgrounds, cut)
+    synth = out_dir / "images" / "train"
+    if not (reuse and synth.is_dir() and sum(1 for _ in synth.glob("*.jpg")) == n):
+        cut = fire_cutouts(images, label_dir, limit=cutout_limit, rng=np.random.default_rng(seed))
+        log.info("%d flame cut-outs from %s", len(cut), train_dir)
+        synth = write_synthetic(out_dir, n, size, seed, backgrounds, cut)
     cfg = {"path": str(root), "train": [str(train_dir), str(synth)],
            "val": str(root / str(real["val"])), "names": real["names"]}
     out = out_dir / "data.yaml"
