@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from shapely.geometry import mapping
 from sqlalchemy import Select, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from burnwatch.errors import InputError
 from burnwatch.store.models import Case, HotspotRow, Incident
@@ -142,10 +142,18 @@ def hotspot_stmt(f: Filters) -> Select[Any]:
 
 
 def hotspots(
-    session: Session, f: Filters, limit: int = 1000, offset: int = 0, count: bool = True
+    session: Session,
+    f: Filters,
+    limit: int = 1000,
+    offset: int = 0,
+    count: bool = True,
+    geometry: bool = True,
 ) -> tuple[list[HotspotRow], int | None]:
-    """(rows, number matched or None when ``count`` is False) for one page, newest first."""
+    """(rows, number matched or None when ``count`` is False) for one page, newest first.
+    ``geometry=False`` skips loading (and decoding) the point/footprint geometries."""
     stmt = hotspot_stmt(f)
+    if not geometry:
+        stmt = stmt.options(defer(HotspotRow.geom), defer(HotspotRow.footprint), defer(HotspotRow.attributes))
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0) if count else None
     rows = list(
         session.scalars(stmt.order_by(HotspotRow.time.desc(), HotspotRow.id).limit(limit).offset(offset))

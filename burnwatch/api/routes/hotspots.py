@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, JSONResponse
 
 from burnwatch.api import queries
 from burnwatch.api.auth import CASE_ROLES, STAFF, Principal, allow, db_session, principal
@@ -15,7 +15,7 @@ from burnwatch.api.routes.common import export_file, file_response, filter_param
 router = APIRouter(tags=["hotspots"])
 
 
-@router.get("/api/hotspots", dependencies=[allow(*STAFF)])
+@router.get("/api/hotspots", dependencies=[allow(*STAFF)], response_model=None)
 def list_hotspots(
     f: Annotated[queries.Filters, Depends(filter_params)],
     p: Annotated[Principal, Depends(principal)],
@@ -24,9 +24,9 @@ def list_hotspots(
     offset: Annotated[int, Query(ge=0)] = 0,
     footprints: bool = False,
     count: bool = False,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Hotspots (newest first) as GeoJSON points (or footprint polygons), WGS84."""
-    rows, total = queries.hotspots(db, scoped(f, p), limit, offset, count=count)
+    rows, total = queries.hotspots(db, scoped(f, p), limit, offset, count=count, geometry=footprints)
     out: dict[str, Any] = {
         "type": "FeatureCollection",
         "numberReturned": len(rows),
@@ -34,7 +34,7 @@ def list_hotspots(
     }
     if total is not None:
         out["numberMatched"] = total
-    return out
+    return JSONResponse(out, media_type="application/geo+json")
 
 
 @router.get("/api/hotspots/export.{fmt}", dependencies=[allow(*CASE_ROLES)])

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, JSONResponse
 
 from burnwatch.api import queries
 from burnwatch.api.auth import CASE_ROLES, STAFF, Principal, allow, db_session, principal, province_scope
@@ -18,22 +18,23 @@ from burnwatch.store.models import Case, Incident
 router = APIRouter(tags=["incidents"])
 
 
-@router.get("/api/incidents", dependencies=[allow(*STAFF)])
+@router.get("/api/incidents", dependencies=[allow(*STAFF)], response_model=None)
 def list_incidents(
     f: Annotated[queries.Filters, Depends(filter_params)],
     p: Annotated[Principal, Depends(principal)],
     db: Annotated[Session, Depends(db_session)],
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Active incidents as a GeoJSON FeatureCollection (hull polygons, WGS84)."""
     rows, total = queries.incidents(db, scoped(f, p), limit, offset)
-    return {
+    body = {
         "type": "FeatureCollection",
         "numberMatched": total,
         "numberReturned": len(rows),
         "features": [queries.incident_feature(i, c) for i, c in rows],
     }
+    return JSONResponse(body, media_type="application/geo+json")
 
 
 @router.get("/api/incidents/export.{fmt}", dependencies=[allow(*CASE_ROLES)])
