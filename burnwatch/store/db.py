@@ -24,6 +24,7 @@ from burnwatch.errors import ConfigError
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_CHECKED: set[str] = set()  # URLs already found at the head revision in this process
 
 
 def database_url(url: str | None = None) -> str:
@@ -93,6 +94,7 @@ def current_revision(url: str | None = None) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
@@ -102,12 +104,16 @@ def head_revision() -> str | None:
 def ensure_schema(url: str | None = None) -> None:
     """Upgrade-on-start: migrate SQLite databases automatically; for PostgreSQL only check."""
     url = database_url(url)
+    if url in _CHECKED:
+        return
     engine = get_engine(url)
     if current_revision(url) == head_revision():
+        _CHECKED.add(url)
         return
     if engine.dialect.name == "sqlite":
         log.info("migrating %s to %s", url, head_revision())
         upgrade(url)
+        _CHECKED.add(url)
         return
     raise ConfigError(f"database {url} is not at the current schema; run `burnwatch db upgrade`")
 
