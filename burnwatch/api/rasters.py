@@ -66,6 +66,7 @@ def render_png(path: Path, kind: str) -> tuple[bytes, tuple[float, float, float,
 @lru_cache(maxsize=32)
 def _render(path: str, _mtime: int, _size: int, kind: str) -> tuple[bytes, tuple[float, float, float, float]]:
     import rasterio
+    from affine import Affine
     from PIL import Image
     from rasterio.errors import RasterioIOError
     from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
@@ -80,7 +81,7 @@ def _render(path: str, _mtime: int, _size: int, kind: str) -> tuple[bytes, tuple
             )
             scale = max(width, height) / MAX_SIDE
             if scale > 1:
-                transform = transform * transform.scale(scale, scale)
+                transform = transform @ Affine.scale(scale, scale)
                 width, height = max(1, round(width / scale)), max(1, round(height / scale))
             categorical = kind == "fire" or src.dtypes[0].startswith(("uint8", "int8"))
             data = np.full((height, width), np.nan, np.float32)
@@ -99,8 +100,8 @@ def _render(path: str, _mtime: int, _size: int, kind: str) -> tuple[bytes, tuple
                 cmap = src.colormap(1)
             except ValueError:
                 cmap = None
-            left, top = transform * (0, 0)
-            right, bottom = transform * (width, height)
+            left, top = transform @ (0, 0)
+            right, bottom = transform @ (width, height)
             bounds = transform_bounds(dst_crs, "EPSG:4326", left, bottom, right, top)
     except RasterioIOError as exc:
         raise CorruptFileError(f"not a readable raster: {exc}", path=path) from exc
