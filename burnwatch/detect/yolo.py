@@ -56,9 +56,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_manifest(models_dir: Path = MODELS_DIR) -> dict[str, Any]:
+def read_manifest(models_dir: Path | None = None) -> dict[str, Any]:
     """The ``models/manifest.json`` mapping (file name -> sha256, imgsz, classes ...)."""
-    path = models_dir / "manifest.json"
+    path = (models_dir or MODELS_DIR) / "manifest.json"
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
