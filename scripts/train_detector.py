@@ -22,6 +22,29 @@ DRONE = [SHARED / "data" / "drone" / "dji_fc300s_brighton",
          SHARED / "data" / "drone" / "dji_p4rtk_oblique" / "odm" / "images"]
 
 
+def subset_yaml(data: Path, n: int, seed: int, tag: str) -> Path:
+    """A dataset YAML whose train list is ``n`` random real images (+ all synthetic ones)."""
+    import random
+
+    import yaml
+
+    cfg = yaml.safe_load(data.read_text())
+    root = Path(cfg["path"]) if Path(str(cfg["path"])).is_absolute() else data.parent
+    trains = cfg["train"] if isinstance(cfg["train"], list) else [cfg["train"]]
+    real_dir = DATA.parent / "images" / "train"
+    real = sorted(real_dir.iterdir())
+    chosen = random.Random(seed).sample(real, n)
+    extra = [p for t in trains if Path(root, t).resolve() != real_dir.resolve()
+             for p in sorted(Path(root, t).iterdir())]
+    out = ROOT / "runs" / f"subset-{tag}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train.txt").write_text("".join(f"{p}\n" for p in chosen + extra))
+    cfg.update(path=str(out), train=str(out / "train.txt"),
+               val=str(DATA.parent / "images" / "val"))
+    (out / "data.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return out / "data.yaml"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--variant", choices=["real", "synthetic"], required=True)
@@ -38,6 +61,8 @@ def main() -> None:
                     help="wall-clock budget; ultralytics refits the epoch count/LR schedule to it")
     ap.add_argument("--fraction", type=float, default=None, help="use this fraction of train")
     ap.add_argument("--name", default=None, help="run name (default fire-smoke-VARIANT)")
+    ap.add_argument("--subset", type=int, default=None,
+                    help="train on a random subset of this many real images (ablation runs)")
     ap.add_argument("--prepare-only", action="store_true", help="write the synthetic set, exit")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO)
@@ -63,6 +88,8 @@ def main() -> None:
         if args.equal_epochs:
             n_real = sum(1 for _ in (DATA.parent / "images" / "train").iterdir())
             fraction = n_real / (n_real + args.synthetic)
+    if args.subset:
+        data = subset_yaml(data, args.subset, args.seed, args.name or args.variant)
     extra: dict[str, object] = {"close_mosaic": 2, "warmup_epochs": 1.0}
     if args.final_val_only:
         extra["val"] = False
