@@ -22,8 +22,8 @@ DRONE = [SHARED / "data" / "drone" / "dji_fc300s_brighton",
          SHARED / "data" / "drone" / "dji_p4rtk_oblique" / "odm" / "images"]
 
 
-def subset_yaml(data: Path, n: int, seed: int, tag: str) -> Path:
-    """A dataset YAML whose train list is ``n`` random real images (+ all synthetic ones)."""
+def subset_yaml(data: Path, n: int, seed: int, tag: str, k: int) -> Path:
+    """A dataset YAML whose train list is ``n`` random real images (+ ``k`` synthetic ones)."""
     import random
 
     import yaml
@@ -36,6 +36,7 @@ def subset_yaml(data: Path, n: int, seed: int, tag: str) -> Path:
     chosen = random.Random(seed).sample(real, n)
     extra = [p for t in trains if Path(root, t).resolve() != real_dir.resolve()
              for p in sorted(Path(root, t).iterdir())]
+    extra = random.Random(seed + 1).sample(extra, min(k, len(extra)))
     out = ROOT / "runs" / f"subset-{tag}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "train.txt").write_text("".join(f"{p}\n" for p in chosen + extra))
@@ -89,7 +90,8 @@ def main() -> None:
             n_real = sum(1 for _ in (DATA.parent / "images" / "train").iterdir())
             fraction = n_real / (n_real + args.synthetic)
     if args.subset:
-        data = subset_yaml(data, args.subset, args.seed, args.name or args.variant)
+        k = round(args.subset * args.synthetic / 3314) if args.variant == "synthetic" else 0
+        data = subset_yaml(data, args.subset, args.seed, args.name or args.variant, k)
     extra: dict[str, object] = {"close_mosaic": 2, "warmup_epochs": 1.0}
     if args.final_val_only:
         extra["val"] = False
