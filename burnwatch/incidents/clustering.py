@@ -29,10 +29,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from shapely import MultiPoint, unary_union
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from burnwatch.incidents.admin import AdminAttributor
@@ -76,22 +77,24 @@ def resolve_incident(session: Session, incident_id: int) -> int:
     return incident_id
 
 
-def neighbours(session: Session, row: HotspotRow, params: ClusterParams) -> list[HotspotRow]:
-    """Clustered hotspots within ``distance_m`` and ``window`` of ``row`` (bbox+time index
-    for candidates, then exact distances in the row's UTM zone)."""
+def candidates_stmt(row: HotspotRow, params: ClusterParams) -> Select[Any]:
+    """Clustered hotspots in the time window and a lon/lat box surely covering ``distance_m``
+    (served by the ``time`` and ``(lat, lon)`` B-tree indexes)."""
     dlon, dlat = degree_margin(params.distance_m, row.lat)
-    candidates = list(
-        session.scalars(
-            select(HotspotRow).where(
-                HotspotRow.incident_id.is_not(None),
-                HotspotRow.id != row.id,
-                HotspotRow.time >= row.time - params.window,
-                HotspotRow.time <= row.time + params.window,
-                HotspotRow.lat.between(row.lat - dlat, row.lat + dlat),
-                HotspotRow.lon.between(row.lon - dlon, row.lon + dlon),
-            )
-        )
+    return select(HotspotRow).where(
+        HotspotRow.incident_id.is_not(None),
+        HotspotRow.id != row.id,
+        HotspotRow.time >= row.time - params.window,
+        HotspotRow.time <= row.time + params.window,
+        HotspotRow.lat.between(row.lat - dlat, row.lat + dlat),
+        HotspotRow.lon.between(row.lon - dlon, row.lon + dlon),
     )
+
+
+def neighbours(session: Session, row: HotspotRow, params: ClusterParams) -> list[HotspotRow]:
+    """Clustered hotspots within ``distance_m`` and ``window`` of ``row`` (indexed candidate
+    search, then exact distances in the row's UTM zone)."""
+    candidates = list(session.scalars(candidates_stmt(row, params)))
     if not candidates:
         return []
     tr = to_metric(utm_epsg(row.lon, row.lat))
