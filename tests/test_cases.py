@@ -214,3 +214,18 @@ def test_read_gps_from_exif(tmp_path: Path) -> None:
 
     with pytest.raises(CorruptFileError, match=r"bad\.jpg"):
         read_gps(bad)
+
+
+@pytest.mark.shared
+def test_read_gps_matches_the_drone_reader_on_real_photos(shared_dir: Path) -> None:
+    """Real DJI FC300S and WebODM fixture photos: same position as the drone pipeline's reader."""
+    from burnwatch.sources.drone_meta import read_photo_meta
+
+    photos = sorted((shared_dir / "data/drone/dji_fc300s_brighton").glob("*.JPG"))[:2]
+    photos += sorted((shared_dir / "data/drone/parser_fixtures").glob("tiny_drone_image*.jpg"))
+    if not photos:
+        pytest.skip("drone photos not present in ../shared")
+    for photo in photos:
+        gps, meta = read_gps(photo), read_photo_meta(photo)
+        assert gps is not None and meta.lat is not None and meta.lon is not None
+        assert gps.lat == pytest.approx(meta.lat, abs=1e-7) and gps.lon == pytest.approx(meta.lon, abs=1e-7)
