@@ -244,3 +244,27 @@ def test_merge_moves_a_worked_case_to_the_survivor(db_url: str) -> None:
         assert s.get(Incident, case.incident_id).status == "active"  # type: ignore[union-attr]
         assert "merged into incident" in cases.history(s, worked_id)[-1].text  # type: ignore[union-attr]
         assert cases.verify_all(s) == []
+
+
+def test_concurrent_ingests_queue_and_deduplicate(db_url: str) -> None:
+    """Two processes' worth of sessions ingesting the same batch at once: one adds, the other
+    finds duplicates; neither fails, nothing is doubled."""
+    import threading
+
+    results, errors = [], []
+
+    def work() -> None:
+        try:
+            with db.session_scope(db_url) as s:
+                results.append(ingest_hotspots(s, batch(), REC, params=PARAMS))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(r.added for r in results) == [0, 4]
+    assert counts(db_url)["hotspots"] == 4 and counts(db_url)["incidents"] == 2

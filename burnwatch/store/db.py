@@ -39,10 +39,20 @@ def database_url(url: str | None = None) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # We emit BEGIN ourselves (see _sqlite_begin); pysqlite's implicit transactions are off.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """``BEGIN IMMEDIATE`` (take the write lock first) for connections marked
+    ``sqlite_immediate`` — ingests — so two writers queue on busy_timeout instead of one
+    failing with "database is locked" when both try to upgrade a read lock."""
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @lru_cache(maxsize=8)
@@ -55,6 +65,7 @@ def get_engine(url: str | None = None) -> Engine:
         raise ConfigError(f"BURNWATCH_DATABASE_URL: cannot use {url!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 

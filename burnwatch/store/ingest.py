@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, text, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from burnwatch.errors import ConflictError
 from burnwatch.incidents.admin import AdminAttributor
 from burnwatch.incidents.clustering import ClusterParams, cluster_hotspots
 from burnwatch.incidents.register import ZoneIndex
@@ -162,6 +164,12 @@ def ingest_hotspots(
     rolled back, leaving the database as it was, if anything fails)."""
     params = params or ClusterParams.from_settings()
     try:
+        if not session.in_transaction():
+            session.connection(execution_options={"sqlite_immediate": True})
+        if session.get_bind().dialect.name == "postgresql":
+            # One ingest at a time: concurrent batches would each miss the other's new
+            # hotspots when clustering. SQLite already serialises writers.
+            session.execute(text("SELECT pg_advisory_xact_lock(724312)"))
         scan = _scan(session, provenance, len(hotspots))
         unique: dict[tuple[Any, ...], Hotspot] = {}
         for h in hotspots:
@@ -206,6 +214,12 @@ def ingest_hotspots(
                 merged=result.incidents_merged,
             )
         session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError(
+            f"{provenance.label or provenance.kind}: conflicting write during ingest, nothing was stored; "
+            f"run it again ({exc.orig})"
+        ) from exc
     except BaseException:
         session.rollback()
         raise
