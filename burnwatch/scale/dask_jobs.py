@@ -338,7 +338,7 @@ def dask_client(
         n_workers=workers or 2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: never clash with another cluster on this machine
         silence_logs=logging.WARNING,
     )
     with cluster, Client(cluster) as client:
