@@ -115,7 +115,7 @@ class FakeProviders:
         width, height = payload["output"]["width"], payload["output"]["height"]
         minx, miny, maxx, maxy = payload["input"]["bounds"]["bbox"]
         epsg = int(payload["input"]["bounds"]["properties"]["crs"].rsplit("/", 1)[1])
-        demo = make_demo_scene(seed=int(day.replace("-", "")) % 1000, size=max(width, height)).scene
+        demo = make_demo_scene(seed=int(day.replace("-", "")) % 1000, size=max(width, height, 200)).scene
         data = np.ones((len(S2_ORDER) + 3, height, width), np.float32)
         for i, role in enumerate(S2_ORDER):
             data[i] = demo.bands[role][:height, :width]

@@ -5,16 +5,35 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from burnwatch.pipeline import ScanOptions
+from burnwatch.publish.vector import read_hotspots
 from burnwatch.scale.dask_jobs import DemoSceneTask, TaskResult, dask_client, run_local, run_on_dask
 
 SIZE = 300
 OPTIONS = ScanOptions(quicklook="false")
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """One 2-worker LocalCluster for the module (start-up is the slow part)."""
+    saved = os.environ.get("OAUTHLIB_INSECURE_TRANSPORT")
+    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # workers inherit it: local token URL is http://
+    try:
+        with dask_client(workers=2) as c:
+            c.wait_for_workers(2, timeout=120)
+            yield c
+    finally:
+        if saved is None:
+            os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+        else:
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = saved
 
 
 def _keys(hotspots: list) -> list:  # type: ignore[type-arg]
@@ -22,7 +41,7 @@ def _keys(hotspots: list) -> list:  # type: ignore[type-arg]
 
 
 @pytest.mark.timeout(170)
-def test_killed_worker_mid_job_gives_the_single_process_result(tmp_path: Path) -> None:
+def test_killed_worker_mid_job_gives_the_single_process_result(tmp_path: Path, client: Any) -> None:
     from burnwatch.store.db import session_scope
     from burnwatch.store.ingest import ScanRecord, ingest_hotspots
     from burnwatch.store.models import HotspotRow
@@ -44,21 +63,18 @@ def test_killed_worker_mid_job_gives_the_single_process_result(tmp_path: Path) -
             )
 
     killed: dict[str, object] = {}
-    with dask_client(workers=2) as client:
-        client.wait_for_workers(2, timeout=120)
-        before = set(client.scheduler_info()["workers"])
+    client.wait_for_workers(2, timeout=120)
+    before = set(client.scheduler_info()["workers"])
 
-        def kill_one(first: TaskResult) -> None:
-            busy = {w: ks for w, ks in client.processing().items() if ks}
-            victim = next(iter(busy)) if busy else first.worker
-            killed["address"], killed["busy"] = victim, list(busy.get(victim, ()))
-            pid = client.run(os.getpid, workers=[victim])[victim]
-            os.kill(pid, signal.SIGKILL)  # like the OOM killer or a pulled plug
+    def kill_one(first: TaskResult) -> None:
+        busy = {w: ks for w, ks in client.processing().items() if ks}
+        victim = next(iter(busy)) if busy else first.worker
+        killed["address"], killed["busy"] = victim, list(busy.get(victim, ()))
+        pid = client.run(os.getpid, workers=[victim])[victim]
+        os.kill(pid, signal.SIGKILL)  # like the OOM killer or a pulled plug
 
-        result = run_on_dask(
-            client, tasks, tmp_path / "dask", OPTIONS, writer=writer, on_first_result=kill_one
-        )
-        after = set(client.scheduler_info()["workers"])
+    result = run_on_dask(client, tasks, tmp_path / "dask", OPTIONS, writer=writer, on_first_result=kill_one)
+    after = set(client.scheduler_info()["workers"])
 
     assert killed["address"] in before and killed["address"] not in after  # the worker really died
     assert killed["busy"], "the killed worker had no task in progress"
@@ -72,6 +88,46 @@ def test_killed_worker_mid_job_gives_the_single_process_result(tmp_path: Path) -
     assert again.added == 0
     local_cogs = sorted(p.name for p in (tmp_path / "local" / "scenes").glob("*_fire.tif"))
     assert sorted(p.name for p in (tmp_path / "dask" / "scenes").glob("*_fire.tif")) == local_cogs
+
+
+def test_scheduler_runs_satellite_tiles_on_dask_with_one_writer(
+    tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime, timezone
+
+    from schedhelpers import FakeProviders
+    from sentinelhub.download.sentinelhub_client import SentinelHubDownloadClient
+
+    from burnwatch.schedule import scanning
+    from burnwatch.schedule.config import schedule_from_dict
+    from burnwatch.schedule.runner import Scheduler
+
+    monkeypatch.setattr(scanning, "MAX_SIDE_PX", 100)  # 158 x 168 px area -> 2 x 2 tiles
+    doc = {
+        "watch_areas": [{"name": "delta", "bbox": [106.05, 20.70, 106.08, 20.73]}],
+        "sources": {"sentinel2": {"collection": "sentinel2-l1c"}},
+        "out_dir": "scans",
+    }
+    now = datetime(2025, 11, 8, 12, tzinfo=timezone.utc)
+    found = {}
+    with FakeProviders(passes=[("S2_a", "2025-11-08T03:35:00Z", 5.0)]) as providers:
+        for name, dask in (("local", None), ("dask", client)):
+            SentinelHubDownloadClient.clear_cache()
+            (tmp_path / name).mkdir()
+            sched = Scheduler(
+                schedule_from_dict(doc, tmp_path / name / "s.yaml"),
+                settings=providers.settings(tmp_path / name),
+                database_url=f"sqlite:///{tmp_path / name / 'db.sqlite'}",
+                client=dask,
+            )
+            (outcome,) = sched.run_once(now).outcomes
+            assert outcome.status == "done", outcome.error
+            found[name] = read_hotspots(
+                Path(sched.out_dir) / "delta/sentinel2/sentinel2-l1c_2025-11-08/hotspots.geojson"
+            )
+            assert outcome.added == len(found[name]) > 0
+        assert sorted(providers.process_days) == ["2025-11-08"] * 8  # 4 tiles, each run both ways
+    assert _keys(found["dask"]) == _keys(found["local"])
 
 
 def test_task_errors_are_reported_per_task(tmp_path: Path) -> None:

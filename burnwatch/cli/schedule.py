@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import click
 
 from burnwatch.cli.options import DATE
+
+dask_options = [
+    click.option(
+        "--scheduler",
+        "dask_scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="Run satellite tiles on this Dask scheduler (or BURNWATCH_DASK_SCHEDULER).",
+    ),
+    click.option(
+        "--workers",
+        type=int,
+        default=0,
+        show_default=True,
+        help="Run satellite tiles on a LocalCluster of N worker processes (0: in this process).",
+    ),
+]
+
+
+def with_dask(f):  # type: ignore[no-untyped-def]
+    for option in reversed(dask_options):
+        f = option(f)
+    return f
+
+
+@contextmanager
+def _maybe_client(dask_scheduler: str | None, workers: int) -> Iterator[object | None]:
+    from burnwatch.config import get_settings
+
+    address = dask_scheduler or get_settings().dask_scheduler
+    if not address and workers <= 0:
+        yield None
+        return
+    from burnwatch.scale.dask_jobs import dask_client
+
+    with dask_client(address, workers or None) as client:
+        yield client
+
 
 schedule_file = click.option(
     "--schedule",
@@ -56,6 +96,7 @@ def _echo_report(report: object) -> None:
 
 @schedule.command()
 @schedule_file
+@with_dask
 @click.option("--now", type=DATE, default=None, help="Pretend it is this time (UTC); default: now.")
 @click.option("--retry-failed", is_flag=True, help="Re-queue jobs that used up their retries.")
 @click.option(
@@ -68,6 +109,8 @@ def _echo_report(report: object) -> None:
 )
 def once(
     schedule_path: Path,
+    dask_scheduler: str | None,
+    workers: int,
     now: datetime | None,
     retry_failed: bool,
     reprocess_range: tuple[datetime, datetime] | None,
@@ -79,19 +122,21 @@ def once(
     from burnwatch.schedule.jobs import request_reprocess
     from burnwatch.schedule.runner import Scheduler
 
-    sched = Scheduler(load_schedule(schedule_path))
-    if reprocess_range is not None:
-        with sched.session() as session:
-            new = request_reprocess(
-                session, *reprocess_range, areas=[a.name for a in sched.schedule.watch_areas]
-            )
-        click.echo(f"queued {len(new)} pass(es) for reprocessing")
-    _echo_report(sched.run_once(now or datetime.now(timezone.utc), retry_failed=retry_failed))
+    with _maybe_client(dask_scheduler, workers) as client:
+        sched = Scheduler(load_schedule(schedule_path), client=client)
+        if reprocess_range is not None:
+            with sched.session() as session:
+                new = request_reprocess(
+                    session, *reprocess_range, areas=[a.name for a in sched.schedule.watch_areas]
+                )
+            click.echo(f"queued {len(new)} pass(es) for reprocessing")
+        _echo_report(sched.run_once(now or datetime.now(timezone.utc), retry_failed=retry_failed))
 
 
 @schedule.command()
 @schedule_file
-def run(schedule_path: Path) -> None:
+@with_dask
+def run(schedule_path: Path, dask_scheduler: str | None, workers: int) -> None:
     """Run as a service: a cycle every poll_minutes until SIGTERM/SIGINT."""
     import logging
     import signal
@@ -101,7 +146,7 @@ def run(schedule_path: Path) -> None:
     from burnwatch.schedule.passes import SystemClock
     from burnwatch.schedule.runner import Scheduler
 
-    sched = Scheduler(load_schedule(schedule_path))
+    schedule_ = load_schedule(schedule_path)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -112,8 +157,9 @@ def run(schedule_path: Path) -> None:
     signal.signal(signal.SIGINT, _stop)
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         logging.getLogger("burnwatch.schedule").setLevel(logging.INFO)  # a service logs its cycles
-    click.echo(f"burnwatch scheduler: {schedule_path}, every {sched.schedule.poll_minutes:g} min")
-    sched.run_forever(SystemClock(), stop)
+    click.echo(f"burnwatch scheduler: {schedule_path}, every {schedule_.poll_minutes:g} min")
+    with _maybe_client(dask_scheduler, workers) as client:
+        Scheduler(schedule_, client=client).run_forever(SystemClock(), stop)
 
 
 @schedule.command()

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from burnwatch.errors import BurnwatchError
+from burnwatch.errors import BurnwatchError, NoDataError
 from burnwatch.pipeline import ScanOptions
 from burnwatch.types import Hotspot, Scene
 
@@ -161,7 +161,10 @@ class SentinelHubDayTask:
             self.collection, self.settings, resolution_m=self.resolution_m, max_cloud=self.max_cloud
         )
         last = self.day + timedelta(days=1) - timedelta(microseconds=1)
-        scenes = list(source.scenes(AOI(box(*self.bbox), "tile"), self.day, last))
+        try:
+            scenes = list(source.scenes(AOI(box(*self.bbox), "tile"), self.day, last))
+        except NoDataError:
+            scenes = []  # no granule over this tile that day: nothing to scan, not a failure
         if source.errors:
             raise source.errors[0]
         return _scene_result(self.key, self.label, scenes, out_dir, options)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -57,8 +57,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: (schedule, pass, aoi, out_dir, settings, generation) -> PassOutput; tests may inject one.
-PassScanner = Callable[[Schedule, Pass, AOI, Path, Settings, int], PassOutput]
+#: (schedule, pass, aoi, out_dir, settings, generation, dask client | None) -> PassOutput.
+PassScanner = Callable[[Schedule, Pass, AOI, Path, Settings, int, Any], PassOutput]
 
 
 @dataclass
@@ -98,7 +98,11 @@ class RunReport:
 
 
 class Scheduler:
-    """Runs a :class:`Schedule` against the database at ``database_url`` (default: settings)."""
+    """Runs a :class:`Schedule` against the database at ``database_url`` (default: settings).
+
+    ``client``: an optional ``distributed.Client``; the tiles of satellite passes then run on
+    its workers while this process stays the only database writer.
+    """
 
     def __init__(
         self,
@@ -108,6 +112,7 @@ class Scheduler:
         database_url: str | None = None,
         catalog: CatalogSearch | None = None,
         scanner: PassScanner = scan_pass,
+        client: Any = None,
     ) -> None:
         from burnwatch.store.db import ensure_schema, session_factory
 
@@ -118,6 +123,7 @@ class Scheduler:
         self._sessions = session_factory(self.database_url)
         self.catalog = catalog or sentinelhub_search(self.settings)
         self.scanner = scanner
+        self.client = client  # a distributed.Client: satellite tiles run on its workers
         self.out_dir = schedule.resolve(schedule.out_dir)
         self._aois: dict[str, AOI] = {}
         self._attributor: AdminAttributor | None = None
@@ -201,7 +207,7 @@ class Scheduler:
         outcome = JobOutcome(job.id, job.area, job.source, job.pass_id, job.generation, "done", job.attempts)
         try:
             result = self.scanner(
-                self.schedule, p, self.aoi(job.area), self.out_dir, self.settings, job.generation
+                self.schedule, p, self.aoi(job.area), self.out_dir, self.settings, job.generation, self.client
             )
             before = session.scalar(select(func.max(Incident.id))) or 0
             record = ScanRecord(

@@ -1,8 +1,9 @@
 """Scanning one pass: fetch the pass's data, detect, write the pass's hotspot file.
 
-* Satellite passes: the day's scene from Sentinel Hub (:class:`SentinelHubSource`), in tiles
-  when the watch area is larger than the Process API allows in one request
-  (:func:`tile_aoi`), each run through :func:`burnwatch.pipeline.process_scene`.
+* Satellite passes: the day's scene from Sentinel Hub, in tiles when the watch area is larger
+  than the Process API allows in one request (:func:`tile_aoi`), each tile a
+  :class:`~burnwatch.scale.dask_jobs.SentinelHubDayTask` (``process_scene``), run here or on
+  a Dask cluster.
 * FIRMS passes: the slot's hotspots from the FIRMS area API (:class:`FirmsClient`).
 
 Outputs go to ``<out_dir>/<area>/<source>/<pass id>[/gen-<n>]/``: ``hotspots.geojson`` (the
@@ -17,9 +18,10 @@ import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from burnwatch.config import Settings
-from burnwatch.errors import BurnwatchError, SourceError
+from burnwatch.errors import SourceError
 from burnwatch.schedule.config import Schedule
 from burnwatch.schedule.passes import Pass
 from burnwatch.types import AOI, Hotspot
@@ -49,17 +51,20 @@ def pass_dir(out_dir: Path, p: Pass, generation: int = 0) -> Path:
     return d / f"gen-{generation}" if generation else d
 
 
-def tile_aoi(aoi: AOI, resolution_m: float, max_side_px: int = MAX_SIDE_PX) -> list[AOI]:
+def tile_aoi(aoi: AOI, resolution_m: float, max_side_px: int | None = None) -> list[AOI]:
     """Split ``aoi`` into a grid of WGS84 boxes no wider/taller than ``max_side_px`` pixels of
-    ``resolution_m`` metres (approximate metres per degree at the AOI's latitude), clipped
-    to the area; tiles that miss the area are dropped. One tile when it already fits."""
+    ``resolution_m`` metres (default :data:`MAX_SIDE_PX`; approximate metres per degree at
+    the AOI's latitude), clipped to the area; tiles that miss the area are dropped. One tile
+    when it already fits."""
     from shapely.geometry import box
 
     minx, miny, maxx, maxy = aoi.bbox
     lat = math.radians((miny + maxy) / 2.0)
     width_m = (maxx - minx) * 111_320.0 * math.cos(lat)
     height_m = (maxy - miny) * 110_574.0
-    limit_m = max_side_px * resolution_m * 0.95  # UTM bounds are a bit larger than the lon/lat box
+    limit_m = (
+        (max_side_px or MAX_SIDE_PX) * resolution_m * 0.95
+    )  # UTM bounds are a bit larger than the lon/lat box
     nx, ny = max(1, math.ceil(width_m / limit_m)), max(1, math.ceil(height_m / limit_m))
     if nx == ny == 1:
         return [aoi]
@@ -75,10 +80,17 @@ def tile_aoi(aoi: AOI, resolution_m: float, max_side_px: int = MAX_SIDE_PX) -> l
 
 
 def scan_pass(
-    schedule: Schedule, p: Pass, aoi: AOI, out_dir: Path, settings: Settings, generation: int = 0
+    schedule: Schedule,
+    p: Pass,
+    aoi: AOI,
+    out_dir: Path,
+    settings: Settings,
+    generation: int = 0,
+    client: Any = None,
 ) -> PassOutput:
     """Fetch and detect one pass; raise a :class:`BurnwatchError` when any part of it could
-    not be fetched (the runner then retries the pass with backoff)."""
+    not be fetched (the runner then retries the pass with backoff). With a Dask ``client`` the
+    tiles of a satellite pass run as tasks on its workers (:mod:`burnwatch.scale.dask_jobs`)."""
     from burnwatch.publish.vector import write_hotspots
 
     target = pass_dir(out_dir, p, generation)
@@ -89,46 +101,38 @@ def scan_pass(
 
         spec = schedule.sources.firms
         assert spec is not None
-        client = FirmsClient(settings, source=spec.product)
-        result = PassOutput(client.hotspots(aoi, p.start, last))
-        result.errors += [str(e) for e in client.errors]
+        firms = FirmsClient(settings, source=spec.product)
+        result = PassOutput(firms.hotspots(aoi, p.start, last))
+        result.errors += [str(e) for e in firms.errors]
     else:
-        result = _scan_satellite(schedule, p, aoi, target, settings, last)
+        result = _scan_satellite(schedule, p, aoi, target, settings, client)
     path = write_hotspots(result.hotspots, target / "hotspots.geojson")
     result.outputs["hotspots_geojson"] = str(path)
     return result
 
 
 def _scan_satellite(
-    schedule: Schedule, p: Pass, aoi: AOI, target: Path, settings: Settings, last: object
+    schedule: Schedule, p: Pass, aoi: AOI, target: Path, settings: Settings, client: Any
 ) -> PassOutput:
-    from datetime import datetime
-
-    from burnwatch.pipeline import ScanOptions, process_scene
-    from burnwatch.sources.sentinelhub import SentinelHubSource
+    from burnwatch.pipeline import ScanOptions
+    from burnwatch.scale.dask_jobs import SentinelHubDayTask, Task, run_local, run_on_dask
 
     spec = schedule.sources.sentinel2 if p.source == "sentinel2" else schedule.sources.landsat
-    assert spec is not None and isinstance(last, datetime)
+    assert spec is not None
     options = ScanOptions(min_confidence=schedule.min_confidence, quicklook="false")
-    result = PassOutput([])
     tiles = tile_aoi(aoi, spec.resolution_m)
-    for tile in tiles:
-        source = SentinelHubSource(
-            spec.collection, settings, resolution_m=spec.resolution_m, max_cloud=spec.max_cloud
-        )
-        try:
-            for scene in source.scenes(tile, p.start, last):
-                product = process_scene(scene, target, options)
-                result.hotspots.extend(product.hotspots)
-                result.scenes += 1
-                result.outputs[f"fire_cog:{scene.scene_id}"] = str(product.fire_cog)
-        except BurnwatchError as exc:
-            result.errors.append(f"{tile.name}: {exc.message}")
-            log.error("pass %s %s tile %s: %s", p.area, p.pass_id, tile.name, exc.message)
-        result.errors += [f"{tile.name}: {e}" for e in source.errors]
-    if result.errors or result.scenes == 0:
+    tasks: list[Task] = [
+        SentinelHubDayTask(spec.collection, t.bbox, p.start, spec.resolution_m, spec.max_cloud, settings)
+        for t in tiles
+    ]
+    job = run_local(tasks, target, options) if client is None else run_on_dask(client, tasks, target, options)
+    result = PassOutput(job.hotspots, scenes=sum(r.scenes for r in job.results.values()))
+    for r in job.results.values():
+        result.outputs.update({f"fire_cog:{Path(c).name}": c for c in r.products})
+    errors = list(job.errors.values())
+    if errors or result.scenes == 0:
         # Retry the whole pass: tiles that worked come from the request cache and their
         # hotspots are de-duplicated on ingest, so nothing is stored twice.
-        problems = "; ".join(result.errors) or "the catalog listed it but no scene came back"
+        problems = "; ".join(errors) or "the catalog listed it but no scene came back"
         raise SourceError(f"{p.area} {p.pass_id}: {len(tiles)} tile(s), {problems}")
     return result
