@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from burnwatch.cli.options import DATE
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 dask_options = [
     click.option(
@@ -29,7 +32,8 @@ dask_options = [
 ]
 
 
-def with_dask(f):  # type: ignore[no-untyped-def]
+def with_dask(f: F) -> F:
+    """Add ``--scheduler`` and ``--workers`` to a command."""
     for option in reversed(dask_options):
         f = option(f)
     return f
