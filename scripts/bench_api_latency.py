@@ -254,8 +254,13 @@ def serve(url: str, workdir: Path) -> Iterator[str]:
     from burnwatch.store.db import session_scope
     from burnwatch.store.users import add_user
 
-    with session_scope(url) as s:
-        add_user(s, "bench", "analyst", PASSWORD, actor="bench")
+    from burnwatch.errors import ConflictError
+
+    try:
+        with session_scope(url) as s:
+            add_user(s, "bench", "analyst", PASSWORD, actor="bench")
+    except ConflictError:  # a reused bench database
+        pass
     settings = load_settings(database_url=url, data_dir=workdir / "data", secret_key="bench-secret")
     app = create_app(settings, detector_factory=None, flight_workers=0)
     with socket.socket() as sock:
@@ -328,6 +333,9 @@ def main() -> int:
     ap.add_argument(
         "--workdir", type=Path, default=None, help="where the SQLite bench DB goes (default: a temp dir)"
     )
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse the bench databases of an earlier run (same sizes)"
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     args = ap.parse_args()
     if args.rows % args.incidents:
@@ -345,7 +353,17 @@ def main() -> int:
     }
     for backend in backends:
         t0 = time.perf_counter()
-        if backend == "sqlite":
+        if args.reuse:
+            from burnwatch.store.db import upgrade
+
+            url = (
+                f"sqlite:///{workdir / 'bench.db'}"
+                if backend == "sqlite"
+                else args.pg_admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+                + "/burnwatch_bench"
+            )
+            upgrade(url)  # bring an older bench database to the current schema
+        elif backend == "sqlite":
             url = load_sqlite(workdir / "bench.db", d, args.incidents, args.rows)
         else:
             url = load_postgis(args.pg_admin, d, args.incidents, args.rows)
@@ -374,7 +392,7 @@ def main() -> int:
             )
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    if args.workdir is None:
+    if args.workdir is None and not args.reuse:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

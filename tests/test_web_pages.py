@@ -32,7 +32,17 @@ def site(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, Any, dict
     url = f"sqlite:///{tmp_path / 'burnwatch.db'}"
     app, _clock, settings, incidents, cases = build_app(url, tmp_path)
     with live_server(app) as base:
+        _APPS[base] = app
         yield base, settings, incidents, cases
+        _APPS.pop(base, None)
+
+
+_APPS: dict[str, Any] = {}
+
+
+def site_app(base: str) -> Any:
+    """The app object behind a live ``site`` (for setting up background jobs)."""
+    return _APPS[base]
 
 
 def _login(page: Any, base: str, username: str) -> None:
@@ -118,5 +128,36 @@ def test_drone_operator_uploads_a_flight_and_sees_detections(open_recorded, site
     assert "notes.jpg" in page.inner_text("#problems")
     assert page.get_attribute("#bar", "style") == "width: 100%;"
     assert page.locator("#flight-map .leaflet-interactive").count() >= 2
+    assert log.remote_requests() == []
+    assert log.errors() == []
+
+
+def test_analyst_reviews_flight_detections(open_recorded, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    base, settings, *_ = site
+    app = site_app(base)
+    jobs = app.state.jobs
+    job_id = jobs.new_job("flight.zip", "pilot")
+    zip_path = jobs.job_dir(job_id) / "upload.zip"
+    shutil.copyfile(flight_zip(tmp_path / "flight.zip", bad_file=False), zip_path)
+    jobs.submit(job_id, zip_path, zip_path.stat().st_size)
+    jobs.wait(job_id, timeout=60)
+    page, log = open_recorded(f"{base}/login?lang=en")
+    _login(page, base, "analyst")
+    page.goto(f"{base}/review")
+    items = page.locator("li.review-item")
+    items.first.wait_for()
+    n = items.count()
+    assert n >= 2
+    assert page.locator("li.review-item img").count() == n  # thumbnails shown
+    items.nth(0).locator("button.yes").click()
+    items.nth(1).locator("button.no").click()
+    page.wait_for_selector("li.review-item[data-verdict='false']")
+    page.wait_for_selector("li.review-item[data-verdict='true']")
+    from burnwatch.api.review import verdicts_for_eval
+    from burnwatch.store.db import session_scope
+
+    with session_scope(settings.database_url) as s:
+        verdicts = sorted(v["verdict"] for v in verdicts_for_eval(s))
+    assert verdicts == ["false_positive", "true_positive"]
     assert log.remote_requests() == []
     assert log.errors() == []

@@ -63,7 +63,13 @@ class Roles:
         return f"Roles({', '.join(sorted(self.roles))}{', anonymous' if self.anonymous else ''})"
 
     def __call__(self, request: Request) -> Principal | None:
-        principal = authenticate_request(request, required=not self.anonymous)
+        if self.anonymous:
+            try:  # an expired cookie must not lock anyone out of /login
+                principal = authenticate_request(request, required=False)
+            except AuthenticationError:
+                principal = None
+        else:
+            principal = authenticate_request(request)
         if principal is not None and not self.anonymous and principal.role not in self.roles:
             raise PermissionDeniedError(f"{request.url.path}: role {principal.role!r} may not use this")
         request.state.principal = principal

@@ -74,8 +74,16 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def incident_stmt(f: Filters) -> Select[Any]:
-    """Active incidents matching ``f`` with their latest case (outer join)."""
+def lat_span(session: Session) -> float:
+    """The largest latitude extent of any incident (degrees; one index lookup)."""
+    span = session.scalar(select(func.max(Incident.max_lat - Incident.min_lat)))
+    return float(span or 0.0)
+
+
+def incident_stmt(f: Filters, span: float | None = None) -> Select[Any]:
+    """Active incidents matching ``f`` with their latest case (outer join). With ``span``
+    (:func:`lat_span`) the bbox test also bounds ``min_lat`` from below, so the B-tree
+    range on ``ix_incidents_bbox`` is tight instead of half the table."""
     latest = (
         select(func.max(Case.id)).where(Case.incident_id == Incident.id).correlate(Incident).scalar_subquery()
     )
@@ -88,6 +96,8 @@ def incident_stmt(f: Filters) -> Select[Any]:
         stmt = stmt.where(
             Incident.max_lon >= x0, Incident.min_lon <= x1, Incident.max_lat >= y0, Incident.min_lat <= y1
         )
+        if span is not None:
+            stmt = stmt.where(Incident.min_lat >= y0 - span - 1e-9)
     if f.start is not None:
         stmt = stmt.where(Incident.last_seen >= f.start)
     if f.end is not None:
@@ -111,7 +121,7 @@ def incidents(
     session: Session, f: Filters, limit: int = 1000, offset: int = 0
 ) -> tuple[list[tuple[Incident, Case | None]], int]:
     """(rows, number matched) for one page."""
-    stmt = incident_stmt(f)
+    stmt = incident_stmt(f, lat_span(session) if f.bbox is not None else None)
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     rows = session.execute(stmt.order_by(Incident.last_seen.desc(), Incident.id).limit(limit).offset(offset))
     return [(r[0], r[1]) for r in rows], total
@@ -141,6 +151,10 @@ def hotspot_stmt(f: Filters) -> Select[Any]:
     return stmt
 
 
+def count_hotspots(session: Session, f: Filters) -> int:
+    return int(session.scalar(select(func.count()).select_from(hotspot_stmt(f).subquery())) or 0)
+
+
 def hotspots(
     session: Session,
     f: Filters,
@@ -159,6 +173,34 @@ def hotspots(
         session.scalars(stmt.order_by(HotspotRow.time.desc(), HotspotRow.id).limit(limit).offset(offset))
     )
     return rows, total
+
+
+POINT_COLUMNS = (
+    "id", "incident_id", "scan_id", "source", "sensor", "algorithm", "kind", "time", "lon", "lat",
+    "confidence", "confidence_class", "frp_mw", "uncertainty_m", "scene_id", "flags",
+)  # fmt: skip
+
+
+def hotspot_points(session: Session, f: Filters, limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
+    """One page of hotspots as GeoJSON point features, newest first, reading only the
+    columns the features need (no ORM objects, no geometry decoding: the map's fast path)."""
+    cols = [getattr(HotspotRow, c) for c in POINT_COLUMNS]
+    stmt = hotspot_stmt(f).with_only_columns(*cols).order_by(HotspotRow.time.desc(), HotspotRow.id)
+    out = []
+    for row in session.execute(stmt.limit(limit).offset(offset)):
+        props = dict(zip(POINT_COLUMNS, row, strict=True))
+        props["hotspot_id"] = props.pop("id")
+        props["time"] = _iso(props["time"])
+        props["flags"] = list(props["flags"] or [])
+        out.append(
+            {
+                "type": "Feature",
+                "id": props["hotspot_id"],
+                "geometry": {"type": "Point", "coordinates": [props["lon"], props["lat"]]},
+                "properties": props,
+            }
+        )
+    return out
 
 
 def _iso(t: datetime | None) -> str | None:

@@ -26,14 +26,15 @@ def list_hotspots(
     count: bool = False,
 ) -> JSONResponse:
     """Hotspots (newest first) as GeoJSON points (or footprint polygons), WGS84."""
-    rows, total = queries.hotspots(db, scoped(f, p), limit, offset, count=count, geometry=footprints)
-    out: dict[str, Any] = {
-        "type": "FeatureCollection",
-        "numberReturned": len(rows),
-        "features": [queries.hotspot_feature(r, footprints) for r in rows],
-    }
-    if total is not None:
-        out["numberMatched"] = total
+    f = scoped(f, p)
+    if footprints:
+        rows, _ = queries.hotspots(db, f, limit, offset, count=False)
+        features = [queries.hotspot_feature(r, footprint=True) for r in rows]
+    else:
+        features = queries.hotspot_points(db, f, limit, offset)
+    out: dict[str, Any] = {"type": "FeatureCollection", "numberReturned": len(features), "features": features}
+    if count:
+        out["numberMatched"] = queries.count_hotspots(db, f)
     return JSONResponse(out, media_type="application/geo+json")
 
 

@@ -16,7 +16,8 @@
       <dt>${esc(T.due)}</dt><dd>${esc(fmtTime(c.due_at) || "—")}</dd>`;
     const box = document.getElementById("transitions");
     box.innerHTML = "";
-    c.next_states.filter((s) => allowed.has(s) && s !== "assigned").forEach((s) => {
+    const canAssign = document.getElementById("assignee-input") !== null;
+    c.next_states.filter((s) => allowed.has(s) && (s !== "assigned" || canAssign)).forEach((s) => {
       const b = document.createElement("button");
       b.type = "button";
       b.className = "state-btn";
@@ -32,7 +33,9 @@
     const msg = document.getElementById("transition-msg");
     const reason = document.getElementById("reason").value.trim() || stateLabel(state);
     try {
-      await api(`/api/cases/${id}/transition`, { method: "POST", json: { to_state: state, reason: reason } });
+      const body = { to_state: state, reason: reason };
+      if (state === "assigned") body.assignee = document.getElementById("assignee-input").value.trim();
+      await api(`/api/cases/${id}/transition`, { method: "POST", json: body });
       msg.textContent = `${T.saved}: ${stateLabel(state)}`;
       msg.className = "msg ok";
       await refresh();
