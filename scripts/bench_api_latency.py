@@ -251,10 +251,9 @@ def serve(url: str, workdir: Path) -> Iterator[str]:
 
     from burnwatch.api import create_app
     from burnwatch.config import load_settings
+    from burnwatch.errors import ConflictError
     from burnwatch.store.db import session_scope
     from burnwatch.store.users import add_user
-
-    from burnwatch.errors import ConflictError
 
     try:
         with session_scope(url) as s:
