@@ -295,3 +295,28 @@ def test_reprocess_creates_a_new_generation(tmp_path: Path, providers: FakeProvi
         session.add(dup)
         with pytest.raises(IntegrityError):
             session.commit()
+
+
+def test_satellite_hotspots_are_clipped_to_the_watch_area(tmp_path: Path, providers: FakeProviders) -> None:
+    from shapely.geometry import Point, Polygon, box
+
+    from burnwatch.schedule.config import schedule_from_dict
+    from burnwatch.schedule.passes import Pass
+    from burnwatch.schedule.scanning import scan_pass
+    from burnwatch.types import AOI
+
+    providers.passes = [("S2_nov08", "2025-11-08T03:35:00Z", 5.0)]
+    w, s, e, n = AOI_BOX
+    triangle = Polygon([(w, s), (e, s), (w, n)])
+    doc = {"watch_areas": [{"name": "tri", "bbox": list(AOI_BOX)}], "sources": {"sentinel2": {}}}
+    sched = schedule_from_dict(doc, tmp_path / "s.yaml")
+    day = datetime(2025, 11, 8, tzinfo=UTC)
+    p = Pass("tri", "sentinel2", "sentinel2-l1c:2025-11-08", day, day, day + timedelta(days=1))
+    settings = providers.settings(tmp_path)
+    whole = scan_pass(sched, p, AOI(box(*AOI_BOX), "box"), tmp_path / "box", settings).hotspots
+    part = scan_pass(sched, p, AOI(triangle, "tri"), tmp_path / "tri", settings).hotspots
+    assert all(triangle.contains(Point(h.lon, h.lat)) for h in part)
+    assert {h.natural_key for h in part} == {
+        h.natural_key for h in whole if triangle.contains(Point(h.lon, h.lat))
+    }
+    assert len(part) < len(whole)

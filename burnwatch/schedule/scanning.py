@@ -114,6 +114,8 @@ def scan_pass(
 def _scan_satellite(
     schedule: Schedule, p: Pass, aoi: AOI, target: Path, settings: Settings, client: Any
 ) -> PassOutput:
+    import shapely
+
     from burnwatch.pipeline import ScanOptions
     from burnwatch.scale.dask_jobs import SentinelHubDayTask, Task, run_local, run_on_dask
 
@@ -126,7 +128,9 @@ def _scan_satellite(
         for t in tiles
     ]
     job = run_local(tasks, target, options) if client is None else run_on_dask(client, tasks, target, options)
-    result = PassOutput(job.hotspots, scenes=sum(r.scenes for r in job.results.values()))
+    # Tiles are boxes: keep only the hotspots whose centre is inside the watch area itself.
+    inside = [h for h in job.hotspots if shapely.contains_xy(aoi.geometry, h.lon, h.lat)]
+    result = PassOutput(inside, scenes=sum(r.scenes for r in job.results.values()))
     for r in job.results.values():
         result.outputs.update({f"fire_cog:{Path(c).name}": c for c in r.products})
     errors = list(job.errors.values())
