@@ -22,7 +22,8 @@ DRONE = [SHARED / "data" / "drone" / "dji_fc300s_brighton",
          SHARED / "data" / "drone" / "dji_p4rtk_oblique" / "odm" / "images"]
 
 
-def subset_yaml(data: Path, n: int, seed: int, tag: str, k: int) -> Path:
+def subset_yaml(data: Path, n: int, seed: int, tag: str, k: int, n_val: int | None = None
+                ) -> Path:
     """A dataset YAML whose train list is ``n`` random real images (+ ``k`` synthetic ones)."""
     import random
 
@@ -40,8 +41,12 @@ def subset_yaml(data: Path, n: int, seed: int, tag: str, k: int) -> Path:
     out = ROOT / "runs" / f"subset-{tag}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "train.txt").write_text("".join(f"{p}\n" for p in chosen + extra))
-    cfg.update(path=str(out), train=str(out / "train.txt"),
-               val=str(DATA.parent / "images" / "val"))
+    val: str = str(DATA.parent / "images" / "val")
+    if n_val:
+        vals = random.Random(seed + 2).sample(sorted(Path(val).iterdir()), n_val)
+        (out / "val.txt").write_text("".join(f"{p}\n" for p in sorted(vals)))
+        val = str(out / "val.txt")
+    cfg.update(path=str(out), train=str(out / "train.txt"), val=val)
     (out / "data.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return out / "data.yaml"
 
@@ -64,6 +69,8 @@ def main() -> None:
     ap.add_argument("--name", default=None, help="run name (default fire-smoke-VARIANT)")
     ap.add_argument("--subset", type=int, default=None,
                     help="train on a random subset of this many real images (ablation runs)")
+    ap.add_argument("--val-subset", type=int, default=None,
+                    help="with --subset: validate on this many random val images (same seed)")
     ap.add_argument("--prepare-only", action="store_true", help="write the synthetic set, exit")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO)
@@ -91,7 +98,8 @@ def main() -> None:
             fraction = n_real / (n_real + args.synthetic)
     if args.subset:
         k = round(args.subset * args.synthetic / 3314) if args.variant == "synthetic" else 0
-        data = subset_yaml(data, args.subset, args.seed, args.name or args.variant, k)
+        data = subset_yaml(data, args.subset, args.seed, args.name or args.variant, k,
+                           args.val_subset)
     extra: dict[str, object] = {"close_mosaic": 2, "warmup_epochs": 1.0}
     if args.final_val_only:
         extra["val"] = False
