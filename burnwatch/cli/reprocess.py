@@ -81,6 +81,7 @@ def reprocess(
       burnwatch reprocess --season 2025-2026 --aoi 105.9,20.5,106.3,20.9 --out re/hy
       burnwatch reprocess --season 2025-2026 --aoi hy.geojson --scheduler tcp://10.0.0.5:8786 --out re/hy
     """
+    from contextlib import ExitStack
     from datetime import timedelta
 
     from tqdm import tqdm
@@ -111,22 +112,25 @@ def reprocess(
     options = ScanOptions(min_confidence=min_confidence, quicklook="false")  # type: ignore[arg-type]
     label = f"reprocess {season or f'{t0:%Y-%m-%d}..{t1:%Y-%m-%d}'} {source}"
     db = None if no_ingest else settings.database_url
-    with tqdm(total=len(tasks), desc="tasks", unit="task") as bar:
+    with ExitStack() as stack:
+        # Connect (or start the LocalCluster) before the progress bar, so errors read cleanly.
+        client = None if local else stack.enter_context(dask_client(scheduler, workers, settings=settings))
+        bar = stack.enter_context(tqdm(total=len(tasks), desc="tasks", unit="task"))
 
         def progress(done: int, total: int, what: str) -> None:
             bar.set_postfix_str(what[-40:])
             bar.update(1)
 
-        if local:
-            report = run_reprocess(
-                tasks, out_dir, options, database_url=db, label=label, source=source, progress=progress
-            )
-        else:
-            with dask_client(scheduler, workers, settings=settings) as client:
-                report = run_reprocess(
-                    tasks, out_dir, options, client=client, database_url=db, label=label, source=source,
-                    progress=progress,
-                )  # fmt: skip
+        report = run_reprocess(
+            tasks,
+            out_dir,
+            options,
+            client=client,
+            database_url=db,
+            label=label,
+            source=source,
+            progress=progress,
+        )
     for message in [*report.job.errors.values(), *report.ingest_errors.values()]:
         click.echo(f"warning: {message}", err=True)
     click.echo(
