@@ -167,3 +167,35 @@ def test_season_range_and_firms_plan() -> None:
     assert len(tasks) == 25 and tasks[0].start == start and tasks[-1].end == end  # 242 days / 10
     assert all(b.start - a.start == timedelta(days=10) for a, b in itertools.pairwise(tasks))
     assert len({t.key for t in tasks}) == 25
+
+
+def test_schedule_run_service_stops_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "schedule.toml"
+    path.write_text(
+        '[[watch_areas]]\nname = "delta"\nbbox = [106.05, 20.70, 106.08, 20.73]\n'
+        '[sources.firms]\n[season]\nstart = "06-01"\nend = "06-02"\n',  # out of season: no network
+        encoding="utf-8",
+    )
+    env = {**os.environ, "BURNWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "burnwatch"), "schedule", "run", "--schedule", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert "burnwatch scheduler:" in first and "every 15 min" in first
+        time.sleep(1.0)  # let the first cycle run
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=30)[0]
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, rest
+    assert "stopping after the current cycle" in rest
+    assert "cycle" in rest and "0 pass(es)" in rest  # the service logged its (empty) cycle
