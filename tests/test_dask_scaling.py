@@ -144,3 +144,35 @@ def test_task_errors_are_reported_per_task(tmp_path: Path) -> None:
     result = run_local([good, bad, good], tmp_path, OPTIONS)
     assert list(result.results) == [good.key]  # duplicates by key run once
     assert list(result.errors) == [bad.key] and "credentials missing" in result.errors[bad.key]
+
+
+def test_drone_photos_as_tasks_match_the_in_process_worker(
+    tmp_path: Path, client: Any, shared_dir: Path
+) -> None:
+    from conftest import shared_file
+
+    from burnwatch.flights import worker
+    from burnwatch.scale.photos import DronePhotoTask, run_photos_on_dask
+
+    folder = shared_file(shared_dir, "data/drone/dji_fc300s_brighton")
+    photos = sorted(str(p) for p in folder.glob("*.JPG"))[:3]
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(Path(photos[0]).read_bytes()[:5000])  # truncated: one photo's error
+    paths = [*photos, str(broken)]
+    tasks = [DronePhotoTask(p, str(tmp_path / "dask" / f"{Path(p).stem}.jpg")) for p in paths]
+    got = run_photos_on_dask(client, tasks)
+
+    worker.init_worker(None)
+    want = {
+        p: worker.process_photo(p, str(tmp_path / "local" / f"{Path(p).stem}.jpg"), 200_000_000)
+        for p in paths
+    }
+    assert list(got) == paths
+    for p in paths:
+        assert (got[p].meta, got[p].detections, got[p].error_type) == (
+            want[p].meta,
+            want[p].detections,
+            want[p].error_type,
+        )
+    assert got[str(broken)].error and all(got[p].error is None and got[p].thumbnail for p in photos)
+    assert all(Path(t.thumb_path).exists() for t in tasks[:3])
