@@ -232,3 +232,18 @@ def test_fake_clock_sleep_advances_time() -> None:
     clock = FakeClock(datetime(2025, 11, 1, tzinfo=UTC))
     clock.sleep(900, threading.Event())
     assert clock.now() == datetime(2025, 11, 1, 0, 15, tzinfo=UTC) and clock.sleeps == [900]
+
+
+def test_the_documented_example_is_valid(tmp_path: Path) -> None:
+    import re
+
+    import yaml
+
+    from burnwatch.schedule.config import schedule_from_dict
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "scheduling.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n(.*?)```", doc, re.S)
+    assert example is not None
+    sched = schedule_from_dict(yaml.safe_load(example.group(1)), tmp_path / "schedule.yaml")
+    assert [a.name for a in sched.watch_areas] == ["hung-yen", "test-box", "from-file"]
+    assert sched.sources.names() == ["sentinel2", "landsat", "firms"] and sched.notify.smtp is not None
