@@ -76,3 +76,12 @@ def test_serve_help() -> None:
     result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0
     assert "--host" in result.output and "--port" in result.output
+
+
+def test_content_security_policy_allows_only_this_server_and_the_basemap() -> None:
+    from burnwatch.api.app import content_security_policy
+
+    offline = content_security_policy(None)
+    assert "script-src 'self';" in offline and "img-src 'self' data: blob:;" in offline
+    online = content_security_policy("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png")
+    assert "img-src 'self' data: blob: https://*.tile.openstreetmap.org;" in online

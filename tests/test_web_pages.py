@@ -45,8 +45,8 @@ def site_app(base: str) -> Any:
     return _APPS[base]
 
 
-def _login(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
+def _login(page: Any, base: str, username: str, next_page: str = "") -> None:
+    page.goto(f"{base}/login" + (f"?next={next_page}" if next_page else ""))
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
@@ -67,6 +67,7 @@ def test_inspector_confirms_burning_from_a_phone(open_recorded, site, tmp_path: 
     page.goto(f"{base}/map")
     marker = page.wait_for_selector(f".incident-icon span[data-incident-id='{incident_id}']")
     assert page.locator(".incident-icon").count() == 1  # the Thái Bình incident is out of scope
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     marker.click()
     page.wait_for_selector("#incident-title")
     assert f"#{incident_id}" in page.inner_text("#incident-title")
@@ -142,8 +143,8 @@ def test_analyst_reviews_flight_detections(open_recorded, site, tmp_path: Path) 
     jobs.submit(job_id, zip_path, zip_path.stat().st_size)
     jobs.wait(job_id, timeout=60)
     page, log = open_recorded(f"{base}/login?lang=en")
-    _login(page, base, "analyst")
-    page.goto(f"{base}/review")
+    _login(page, base, "analyst", next_page="/review")  # straight there: no half-loaded map
+    assert page.url.endswith("/review")
     items = page.locator("li.review-item")
     items.first.wait_for()
     n = items.count()

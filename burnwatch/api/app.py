@@ -25,6 +25,23 @@ VENDOR = HERE.parent / "publish" / "static" / "vendor"
 _DEFAULT: Any = object()
 
 
+def content_security_policy(tile_url: str | None) -> str:
+    """Scripts, styles and data only from this server (no CDN can be used even by mistake);
+    images also from the basemap's origin when a tile URL is configured."""
+    from urllib.parse import urlsplit
+
+    tiles = ""
+    if tile_url:
+        parts = urlsplit(tile_url.replace("{s}", "a"))
+        host = parts.netloc.replace("a.", "*.", 1) if "{s}" in tile_url else parts.netloc
+        tiles = f" {parts.scheme}://{host}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob:{tiles}; connect-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -81,9 +98,12 @@ def create_app(
     if VENDOR.is_dir():
         app.mount("/vendor", StaticFiles(directory=str(VENDOR)), name="vendor")
 
+    csp = content_security_policy(settings.tile_url)
+
     @app.middleware("http")
     async def security_headers(request: Any, call_next: Any) -> Any:
         response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
