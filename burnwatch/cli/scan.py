@@ -208,8 +208,12 @@ def scan(
             progress=progress,
         )
     errors.extend(str(e) for e in source_errors)
-    for message in [*errors, *result.errors]:
+    problems = [*errors, *result.errors]
+    for message in problems:
         click.echo(f"warning: {message}", err=True)
+    if problems and not result.products and not result.hotspots:
+        # Nothing could be scanned: say so with a failing exit status (cron, the scheduler).
+        raise click.ClickException(f"nothing was scanned: {problems[0]}")
     click.echo(
         f"{len(result.products)} scene(s), {len(result.hotspots)} hotspot(s)"
         f"{f', {len(result.suppressed)} suppressed as static sources' if result.suppressed else ''}"

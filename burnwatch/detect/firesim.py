@@ -23,6 +23,7 @@ remainder as a fractional pixel. No sensor saturation is modelled.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -156,6 +157,11 @@ class InjectedFire:
 
 def _table(sensor: str) -> Mapping[str, tuple[float, float, float]]:
     key = sensor.upper().replace(" ", "")
+    if key not in BAND_TABLE:  # a unit or alias the sources layer knows ("S2A", "landsat8", ...)
+        from burnwatch.sources.bands import sensor_key
+
+        with contextlib.suppress(InputError):
+            key = {"S2A": "MSI", "S2B": "MSI"}.get(sensor_key(sensor), sensor_key(sensor))
     if key not in BAND_TABLE:
         raise InputError(f"no band/E0 table for sensor {sensor!r}; known: {sorted(BAND_TABLE)}")
     return BAND_TABLE[key]
