@@ -90,6 +90,30 @@ def stretch(band: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0)) ->
     return np.where(finite, out, 0.0).astype(np.uint8)
 
 
+#: Share of each band's dark level removed by the true-colour stretch.
+HAZE_REMOVED = 0.6
+
+
+def _balanced_stretch(channels: Sequence[np.ndarray], percentiles: tuple[float, float]) -> list[np.ndarray]:
+    """True colour as the eye expects it: each band's dark level (low percentile: mostly
+    atmospheric path radiance, strongest in the blue) is removed, then one common gain is
+    applied to all three bands so their balance is kept (a per-band stretch tints the image)."""
+    lows, spans = [], []
+    for c in channels:
+        finite = c[np.isfinite(c)]
+        lo, hi = np.percentile(finite, percentiles) if finite.size else (0.0, 1.0)
+        lo *= HAZE_REMOVED  # keep some of the dark level: dark targets then stay dark, not black
+        lows.append(float(lo))
+        spans.append(float(hi - lo))
+    span = max(max(spans), 1e-6)
+    out = []
+    for c, lo in zip(channels, lows, strict=True):
+        finite = np.isfinite(c)
+        v = np.clip((np.where(finite, c, lo) - lo) * (254.0 / span) + 1.0, 1.0, 255.0)
+        out.append(np.where(finite, v, 0.0).astype(np.uint8))
+    return out
+
+
 def _decimation(shape: tuple[int, int], max_size: int) -> int:
     if max_size < 1:
         raise InputError(f"max_size must be positive, got {max_size}")
@@ -186,7 +210,10 @@ def scene_quicklook(
     valid = np.logical_and.reduce([np.isfinite(c) for c in channels])
     if not valid.any():
         raise InputError(f"scene {scene.scene_id}: no valid pixels to show")
-    rgb = [stretch(np.where(valid, c, np.nan), percentiles) for c in channels]
+    if roles == TRUE_COLOUR:
+        rgb = _balanced_stretch([np.where(valid, c, np.nan) for c in channels], percentiles)
+    else:
+        rgb = [stretch(np.where(valid, c, np.nan), percentiles) for c in channels]
     rgba = np.stack([*rgb, np.where(valid, 255, 0).astype(np.uint8)])
     warped, bounds = to_mercator(rgba, scene.transform @ Affine.scale(f), scene.crs)
     kind = "true colour" if roles == TRUE_COLOUR else "false colour"
