@@ -67,6 +67,11 @@ def test_inspector_confirms_burning_from_a_phone(open_recorded, site, tmp_path: 
     page.goto(f"{base}/map")
     marker = page.wait_for_selector(f".incident-icon span[data-incident-id='{incident_id}']")
     assert page.locator(".incident-icon").count() == 1  # the Thái Bình incident is out of scope
+    page.wait_for_selector(f"#incident-list a.incident-link[data-id='{incident_id}']")
+    page.locator(".leaflet-control-layers").hover()
+    layers = page.inner_text(".leaflet-control-layers")
+    assert "firms" in layers and "sentinel2" in layers  # one toggle per hotspot source
+    assert page.locator("path.leaflet-interactive").count() >= 2  # incident hull + hotspots drawn
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     marker.click()
     page.wait_for_selector("#incident-title")

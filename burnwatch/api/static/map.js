@@ -3,7 +3,7 @@
 "use strict";
 (function () {
   const el = document.getElementById("map");
-  const map = L.map(el, { preferCanvas: false }).setView([16.0, 106.0], 6);
+  const map = L.map(el, { minZoom: 3, maxZoom: 19 }).setView([16.0, 106.0], 6);
   const tileUrl = el.dataset.tileUrl;
   const control = L.control.layers(null, null, { collapsed: window.innerWidth < 700 }).addTo(map);
   if (tileUrl) L.tileLayer(tileUrl, { maxZoom: 19 }).addTo(map);
@@ -140,7 +140,8 @@
   }
 
   load().catch((err) => {
-    document.getElementById("incident-list").innerHTML = `<li class="error">${esc(T.error)}: ${esc(err.message)}</li>`;
+    console.error("map data:", err);
+    document.getElementById("incident-list").innerHTML = `<li class="error">${esc(T.error)}: ${esc(err.message || String(err))}</li>`;
   });
   loadRasters();
   loadFootprints();

@@ -27,7 +27,7 @@
       li.textContent = `${p.kind} · ${(p.confidence * 100).toFixed(0)}% · ${p.lat.toFixed(6)}, ${p.lon.toFixed(6)}`;
       ul.appendChild(li);
     });
-    if (!map) map = L.map("flight-map").setView([16, 106], 5);
+    if (!map) map = L.map("flight-map", { maxZoom: 20 }).setView([16, 106], 5);
     if (layer) layer.remove();
     layer = L.geoJSON(fc, { pointToLayer: (f, ll) => L.circleMarker(ll, { radius: 6, color: "#b3001b" }) }).addTo(map);
     if (fc.features.length) map.fitBounds(layer.getBounds().pad(0.5), { maxZoom: 18 });
