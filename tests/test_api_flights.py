@@ -32,6 +32,7 @@ def test_flight_upload_is_processed_ingested_and_reviewed(api: ApiEnv, tmp_path:
     # the uploader sees the per-file problem
     assert [p["name"] for p in job["problems"]] == ["notes.jpg"]
     assert job["problems"][0]["status"] == "error"
+    assert job["problems"][0]["messages"][0].startswith("notes.jpg: ")  # no server paths shown
     pilot = api.headers("pilot")
     dets = api.client.get(f"/api/flights/{job['id']}/detections", headers=pilot).json()
     assert len(dets["features"]) == job["hotspots"]
@@ -48,7 +49,7 @@ def test_flight_upload_is_processed_ingested_and_reviewed(api: ApiEnv, tmp_path:
     a = api.headers("analyst")
     items = api.client.get("/api/review/detections", headers=a).json()
     assert len(items) == job["hotspots"]
-    assert items[0]["thumbnail"]
+    assert items[0]["thumbnail"] and len(items[0]["box"]) == 4
     thumb = api.client.get(items[0]["thumbnail"], headers=a)
     assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
     first, second = items[0]["hotspot_id"], items[1]["hotspot_id"]

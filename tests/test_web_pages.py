@@ -125,6 +125,7 @@ def test_english_toggle(open_recorded, site) -> None:  # type: ignore[no-untyped
 def test_drone_operator_uploads_a_flight_and_sees_detections(open_recorded, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     base, *_ = site
     page, log = open_recorded(f"{base}/login?lang=en")
+    page.set_viewport_size(PHONE)
     _login(page, base, "pilot")
     assert page.url.endswith("/upload")
     page.set_input_files("#flight", str(flight_zip(tmp_path / "flight.zip")))
@@ -134,6 +135,7 @@ def test_drone_operator_uploads_a_flight_and_sees_detections(open_recorded, site
     assert "notes.jpg" in page.inner_text("#problems")
     assert page.get_attribute("#bar", "style") == "width: 100%;"
     assert page.locator("#flight-map .leaflet-interactive").count() >= 2
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert log.remote_requests() == []
     assert log.errors() == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,11 +23,23 @@ from burnwatch.errors import InputError, NotFoundError
 router = APIRouter(tags=["flights"])
 
 
+_ABS_PATH = re.compile(r"(?:/[^\s/:]+)+/([^\s/:]+)")
+
+
+def plain_names(text: str) -> str:
+    """Server paths in messages shown to users become bare file names."""
+    return _ABS_PATH.sub(r"\1", text)
+
+
 def job_out(job: FlightJob, jobs: FlightJobs) -> dict[str, Any]:
     live = jobs.progress(job.id)
     report = job.report or {}
     problems = [
-        {"name": f["name"], "status": f["status"], "messages": f.get("messages", [])}
+        {
+            "name": f["name"],
+            "status": f["status"],
+            "messages": [plain_names(m) for m in f.get("messages", [])],
+        }
         for f in report.get("files", [])
         if f.get("status") not in ("ok", "telemetry")
     ]
@@ -37,7 +50,7 @@ def job_out(job: FlightJob, jobs: FlightJobs) -> dict[str, Any]:
         "status": live.status if live else job.status,
         "done": live.done if live else job.done,
         "total": live.total if live else job.total,
-        "message": live.message if live else job.message,
+        "message": plain_names(live.message if live else job.message),
         "flight_id": job.flight_id,
         "scan_id": job.scan_id,
         "hotspots": job.hotspots,

@@ -55,11 +55,13 @@ def detections(
         thumb = None
         if job_id and a.get("photo"):
             thumb = thumbnail_url(job_id, request.app.state.jobs.job_dir(job_id) / "out", str(a["photo"]))
+        box = [a.get(k) for k in ("box_x1", "box_y1", "box_x2", "box_y2")]
         out.append(
             {
                 **queries.hotspot_properties(r),
                 "photo": a.get("photo"),
                 "thumbnail": thumb,
+                "box": box if all(b is not None for b in box) else None,
                 "verdicts": verdicts.get(r.id, []),
             }
         )

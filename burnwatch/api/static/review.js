@@ -20,7 +20,7 @@
       const mine = d.verdicts.length ? d.verdicts[d.verdicts.length - 1].verdict : null;
       li.innerHTML = `${d.thumbnail ? `<img src="${esc(d.thumbnail)}" alt="${esc(d.photo)}">` : ""}
         <div><b>${esc(d.kind)}</b> ${(d.confidence * 100).toFixed(0)}% · ${esc(d.photo || d.scene_id || "")}<br>
-        <small>${esc(fmtTime(d.time))}</small><br>
+        <small>${esc(fmtTime(d.time))}${d.box ? ` · box ${d.box.map((v) => Math.round(v)).join(", ")} px` : ""}</small><br>
         ${esc(T.verdict)}: <span class="verdict">${mine === null ? "—" : (mine ? esc(T.true_fire) : esc(T.false_alarm))}</span></div>
         <div class="buttons"><button type="button" class="yes">${esc(T.true_fire)}</button><button type="button" class="no">${esc(T.false_alarm)}</button></div>`;
       li.querySelector(".yes").addEventListener("click", () => mark(d.hotspot_id, true, li));
