@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apifixtures import HY, PASSWORD, assign, build_app, flight_zip, gps_jpeg, live_server
+from apifixtures import HY, PASSWORD, TB, assign, build_app, flight_zip, gps_jpeg, live_server
 from browser import chromium_browser, open_recorded  # noqa: F401
 from dbfixtures import _fast_password_hashing, sqlite_template  # noqa: F401
 
@@ -167,5 +167,22 @@ def test_analyst_reviews_flight_detections(open_recorded, site, tmp_path: Path) 
     with session_scope(settings.database_url) as s:
         verdicts = sorted(v["verdict"] for v in verdicts_for_eval(s))
     assert verdicts == ["false_positive", "true_positive"]
+    assert log.remote_requests() == []
+    assert log.errors() == []
+
+
+def test_map_day_slider_filters_incidents(open_recorded, site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    base, _settings, incidents, _cases = site
+    page, log = open_recorded(f"{base}/login?lang=en&next=/map")
+    _login(page, base, "analyst", next_page="/map")
+    page.wait_for_selector("#incident-list a.incident-link")
+    assert page.locator("#incident-list a.incident-link").count() == 2
+    assert page.get_attribute("#day", "max") == "2"  # 2024-03-01 and 2024-03-02
+    page.eval_on_selector("#day", "el => { el.value = '2'; el.dispatchEvent(new Event('input')); }")
+    assert page.inner_text("#day-label") == "2024-03-02"
+    ids = [int(a.get_attribute("data-id")) for a in page.locator("#incident-list a.incident-link").all()]
+    assert ids == [incidents[TB]]
+    page.eval_on_selector("#day", "el => { el.value = '0'; el.dispatchEvent(new Event('input')); }")
+    assert page.locator("#incident-list a.incident-link").count() == 2
     assert log.remote_requests() == []
     assert log.errors() == []
