@@ -79,7 +79,9 @@ def test_session_cookie_flags_and_expiry(sqlite_api: ApiEnv) -> None:
     page = env.client.get("/cases", headers={"Accept": "text/html"}, follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
     # the login page still works with the expired cookie (no redirect loop)
-    assert env.client.get("/login", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 200
+    assert (
+        env.client.get("/login", headers={"Accept": "text/html"}, follow_redirects=False).status_code == 200
+    )
     # a forged or tampered token is refused
     forged = env.client.get("/api/me", headers={"Authorization": f"Bearer {token[:-2]}xx"})
     assert forged.status_code == 401
