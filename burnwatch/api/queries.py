@@ -190,7 +190,7 @@ def hotspot_points(session: Session, f: Filters, limit: int = 1000, offset: int 
     for row in session.execute(stmt.limit(limit).offset(offset)):
         props = dict(zip(POINT_COLUMNS, row, strict=True))
         props["hotspot_id"] = props.pop("id")
-        props["time"] = _iso(props["time"])
+        props["time"] = iso_utc(props["time"])
         props["flags"] = list(props["flags"] or [])
         out.append(
             {
@@ -203,7 +203,7 @@ def hotspot_points(session: Session, f: Filters, limit: int = 1000, offset: int 
     return out
 
 
-def _iso(t: datetime | None) -> str | None:
+def iso_utc(t: datetime | None) -> str | None:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t is not None else None
 
 
@@ -224,7 +224,7 @@ def hotspot_properties(r: HotspotRow) -> dict[str, Any]:
         "sensor": r.sensor,
         "algorithm": r.algorithm,
         "kind": r.kind,
-        "time": _iso(r.time),
+        "time": iso_utc(r.time),
         "lon": r.lon,
         "lat": r.lat,
         "confidence": r.confidence,

@@ -51,8 +51,8 @@ def case_out(db: Session, case: Case, inc: Incident, assignee: str | None) -> di
         "state": case.state,
         "next_states": sorted(TRANSITIONS[case.state]),
         "assignee": assignee,
-        "due_at": queries._iso(case.due_at),
-        "updated_at": queries._iso(case.updated_at),
+        "due_at": queries.iso_utc(case.due_at),
+        "updated_at": queries.iso_utc(case.updated_at),
         "incident": queries.incident_feature(inc, case),
     }
 

@@ -54,8 +54,8 @@ def job_out(job: FlightJob, jobs: FlightJobs) -> dict[str, Any]:
         "flight_id": job.flight_id,
         "scan_id": job.scan_id,
         "hotspots": job.hotspots,
-        "created_at": queries._iso(job.created_at),
-        "finished_at": queries._iso(job.finished_at),
+        "created_at": queries.iso_utc(job.created_at),
+        "finished_at": queries.iso_utc(job.finished_at),
         "problems": problems,
         "counts": report.get("counts", {}),
     }

@@ -69,7 +69,7 @@ def history_rows(db: Session, case_id: int) -> list[dict[str, Any]]:
 
     out: list[dict[str, Any]] = []
     for row in history(db, case_id):
-        item: dict[str, Any] = {"seq": row.seq, "at": queries._iso(row.at)}
+        item: dict[str, Any] = {"seq": row.seq, "at": queries.iso_utc(row.at)}
         if isinstance(row, CaseEvent):
             item.update(
                 type="event",
@@ -90,7 +90,7 @@ def history_rows(db: Session, case_id: int) -> list[dict[str, Any]]:
                 lon=row.lon,
                 lat=row.lat,
                 distance_m=row.distance_m,
-                taken_at=queries._iso(row.taken_at),
+                taken_at=queries.iso_utc(row.taken_at),
                 url=f"/api/evidence/{row.id}/file",
             )
         out.append(item)
@@ -119,7 +119,7 @@ def get_incident(
             "id": case.id,
             "state": case.state,
             "assignee": assignee.username if assignee else None,
-            "due_at": queries._iso(case.due_at),
+            "due_at": queries.iso_utc(case.due_at),
             "history": history_rows(db, case.id),
         }
     return out
