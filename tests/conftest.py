@@ -35,3 +35,9 @@ def _offline_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     os.environ.setdefault("YOLO_CONFIG_DIR", str(tmp_path_factory.mktemp("yolo-config")))
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+# Browser fixtures are defined once here, so the whole session shares ONE Playwright instance
+# (two sync_playwright() instances alive in one thread fail with "Sync API inside the asyncio
+# loop"); test modules use them without importing them.
+from browser import chromium_browser, open_recorded  # noqa: E402, F401

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
-from browser import chromium_browser, open_recorded, serve_directory  # noqa: F401  (fixtures)
+from browser import serve_directory
 from shapely.geometry import box
 
 from burnwatch.errors import ConfigError
@@ -221,7 +221,7 @@ def _check_rendered(page, log, n_markers: int) -> None:  # type: ignore[no-untyp
 
 
 @pytest.mark.browser
-def test_map_renders_offline_in_chromium_from_file(tmp_path: Path, open_recorded) -> None:  # noqa: F811
+def test_map_renders_offline_in_chromium_from_file(tmp_path: Path, open_recorded) -> None:
     out = hotspot_map(_hotspots(), tmp_path / "map" / "index.html", _overlays(), title="Demo scan")
     page, log = open_recorded(out.as_uri())
     _check_rendered(page, log, n_markers=6)
@@ -230,7 +230,7 @@ def test_map_renders_offline_in_chromium_from_file(tmp_path: Path, open_recorded
 
 
 @pytest.mark.browser
-def test_map_renders_from_loopback_server_and_clusters(tmp_path: Path, open_recorded) -> None:  # noqa: F811
+def test_map_renders_from_loopback_server_and_clusters(tmp_path: Path, open_recorded) -> None:
     hs = _hotspots() + [_hotspot(10 + i, "low") for i in range(80)]
     hotspot_map(hs, tmp_path / "site" / "index.html", _overlays(), cluster_threshold=50)
     with serve_directory(tmp_path / "site") as base:
@@ -243,7 +243,7 @@ def test_map_renders_from_loopback_server_and_clusters(tmp_path: Path, open_reco
 
 
 @pytest.mark.browser
-def test_recorder_sees_and_blocks_remote_requests(tmp_path: Path, open_recorded) -> None:  # noqa: F811
+def test_recorder_sees_and_blocks_remote_requests(tmp_path: Path, open_recorded) -> None:
     """The browser check can fail: a page with a CDN script is caught, not silently passed."""
     shutil.copytree(assets.vendor_dir() / "leaflet", tmp_path / "leaflet")
     page_file = tmp_path / "cdn.html"

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from apifixtures import HY, PASSWORD, TB, assign, build_app, flight_zip, gps_jpeg, live_server
-from browser import chromium_browser, open_recorded  # noqa: F401
 from dbfixtures import _fast_password_hashing, sqlite_template  # noqa: F401
 
 from burnwatch.api.app import VENDOR
@@ -53,7 +52,7 @@ def _login(page: Any, base: str, username: str, next_page: str = "") -> None:
     page.wait_for_load_state("load")
 
 
-def test_inspector_confirms_burning_from_a_phone(open_recorded, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_inspector_confirms_burning_from_a_phone(open_recorded, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base, settings, incidents, cases = site
     case_id, incident_id = cases[HY], incidents[HY]
     assign(settings.database_url, case_id, "insp")
@@ -111,7 +110,7 @@ def test_inspector_confirms_burning_from_a_phone(open_recorded, site, tmp_path: 
     assert log.errors() == []
 
 
-def test_english_toggle(open_recorded, site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_english_toggle(open_recorded, site) -> None:  # type: ignore[no-untyped-def]
     base, *_ = site
     page, log = open_recorded(f"{base}/login?lang=en")
     assert page.inner_text("h1") == "Log in"
@@ -122,7 +121,7 @@ def test_english_toggle(open_recorded, site) -> None:  # type: ignore[no-untyped
     assert log.remote_requests() == []
 
 
-def test_drone_operator_uploads_a_flight_and_sees_detections(open_recorded, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_drone_operator_uploads_a_flight_and_sees_detections(open_recorded, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base, *_ = site
     page, log = open_recorded(f"{base}/login?lang=en")
     page.set_viewport_size(PHONE)
@@ -140,7 +139,7 @@ def test_drone_operator_uploads_a_flight_and_sees_detections(open_recorded, site
     assert log.errors() == []
 
 
-def test_analyst_reviews_flight_detections(open_recorded, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_analyst_reviews_flight_detections(open_recorded, site, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base, settings, *_ = site
     app = site_app(base)
     jobs = app.state.jobs
@@ -171,7 +170,7 @@ def test_analyst_reviews_flight_detections(open_recorded, site, tmp_path: Path) 
     assert log.errors() == []
 
 
-def test_map_day_slider_filters_incidents(open_recorded, site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_map_day_slider_filters_incidents(open_recorded, site) -> None:  # type: ignore[no-untyped-def]
     base, _settings, incidents, _cases = site
     page, log = open_recorded(f"{base}/login?lang=en&next=/map")
     _login(page, base, "analyst", next_page="/map")
