@@ -49,7 +49,8 @@ def read_rgb(path: Path | str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise TooLargeError(f"image too large (decompression bomb?): {exc}", path=path) from exc
-    except UnidentifiedImageError as exc:
+    except (UnidentifiedImageError, ImportError) as exc:
+        # ImportError: ultralytics patches Image.open to retry unknown files with pi-heif
         raise CorruptFileError("not an image file (format not recognised)", path=path) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise CorruptFileError(f"cannot decode image: {exc}", path=path) from exc
