@@ -33,9 +33,12 @@ def model() -> None:
 @click.option("--name", default="fire-smoke", show_default=True, help="Run name.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--cache/--no-cache", default=True, show_default=True, help="Cache images in RAM.")
+@click.option("--hours", type=click.FloatRange(0, min_open=True), default=None,
+              help="Wall-clock budget; ultralytics re-fits the epoch count and LR schedule to it.")
+@click.option("--final-val-only", is_flag=True, help="Validate only after the last epoch.")
 def train(data: Path, base: Path | None, epochs: int, imgsz: int, batch: int, workers: int,
           synthetic: int, backgrounds: tuple[Path, ...], project: Path, name: str, seed: int,
-          cache: bool) -> None:
+          cache: bool, hours: float | None, final_val_only: bool) -> None:
     """Train the detector with ultralytics, fully offline (no network access is attempted)."""
     from burnwatch.detect.imageio import is_image_path
     from burnwatch.training.offline import prepare_offline
@@ -51,8 +54,14 @@ def train(data: Path, base: Path | None, epochs: int, imgsz: int, batch: int, wo
         data = build_augmented_dataset(data, project / f"{name}-synthetic", synthetic, bgs,
                                        size=max(imgsz, 320) * 2, seed=seed)
     click.echo(f"training {epochs} epochs at {imgsz}px from {base or 'scratch'} ...")
+    extra: dict[str, object] = {"close_mosaic": 2, "warmup_epochs": 1.0}
+    if hours:
+        extra["time"] = hours
+    if final_val_only:
+        extra["val"] = False
     result = run_train(data, base, epochs=epochs, imgsz=imgsz, batch=batch, workers=workers,
-                       project=project, name=name, seed=seed, cache="ram" if cache else False)
+                       project=project, name=name, seed=seed, cache="ram" if cache else False,
+                       extra=extra)
     click.echo(f"done in {result.seconds / 60:.1f} min; best weights: {result.best}")
 
 
