@@ -203,3 +203,22 @@ def test_torchcompat_nms_matches_greedy_reference() -> None:
     scores = torch.tensor([0.5, 0.9, 0.8, 0.3])
     assert nms_reference(boxes, scores, 0.5).tolist() == [1, 2]
     assert nms_reference(boxes[:0], scores[:0], 0.5).numel() == 0
+
+
+def test_model_eval_cli_prints_and_writes_metrics(tmp_path: Path) -> None:
+    from burnwatch.cli.model import model
+
+    root = tmp_path / "ds"
+    syn.write_synthetic(root, 4, 256, seed=77)
+    (root / "images" / "train").rename(root / "images" / "val")
+    (root / "labels" / "train").rename(root / "labels" / "val")
+    (root / "data.yaml").write_text("path: .\nval: images/val\nnames:\n  0: fire\n  1: smoke\n")
+    out = tmp_path / "m.json"
+    res = CliRunner().invoke(model, ["eval", "--data", str(root), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "AP50-95" in res.output and "fire" in res.output and "smoke" in res.output
+    metrics = json.loads(out.read_text())
+    assert metrics["split"] == "val" and metrics["images"] == 4
+    fire = metrics["classes"]["fire"]
+    assert fire["instances"] > 0 and 0.0 <= fire["ap50"] <= 1.0 and 0.0 <= fire["recall"] <= 1.0
+    assert fire["ap50"] >= fire["ap50_95"]
