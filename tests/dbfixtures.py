@@ -42,16 +42,13 @@ def pg_database() -> Iterator[str]:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
     finally:
-        from burnwatch.store.db import get_engine
+        from burnwatch.store.db import dispose_engines
 
-        for engine_url in list(_ENGINES):
-            get_engine(engine_url).dispose()
-        get_engine.cache_clear()
+        dispose_engines()
         with _pg_connect() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-_ENGINES: list[str] = []
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +90,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         url = f"{base}?options=-csearch_path%3D{schema},public"
     upgrade(url)
-    _ENGINES.append(url)
     yield url
     get_engine(url).dispose()
 

@@ -55,18 +55,34 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL (cached)."""
-    url = database_url(url)
+    """One engine per URL (cached). ``None`` means the configured URL *now*: it is resolved
+    before the cache lookup, so a changed ``BURNWATCH_DATABASE_URL`` gets its own engine."""
+    return _engine_for(database_url(url))
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
     try:
         engine = create_engine(url, future=True, pool_pre_ping=True)
     except Exception as exc:  # bad URL, missing driver
         raise ConfigError(f"BURNWATCH_DATABASE_URL: cannot use {url!r}: {exc}") from exc
+    _engines_seen.append(engine)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def dispose_engines() -> None:
+    """Close every cached engine's connections and forget them (tests, forks, shutdown)."""
+    for engine in _engines_seen:
+        engine.dispose()
+    _engines_seen.clear()
+    _engine_for.cache_clear()
+
+
+_engines_seen: list[Engine] = []
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
