@@ -445,7 +445,7 @@ def scene_intersects(scene: Scene, aoi: AOI) -> bool:
     n = 16
     edge = [(c, 0.0) for c in np.linspace(0, cols, n)] + [(float(cols), r) for r in np.linspace(0, rows, n)]
     edge += [(c, float(rows)) for c in np.linspace(cols, 0, n)] + [(0.0, r) for r in np.linspace(rows, 0, n)]
-    xs, ys = zip(*(t * (c, r) for c, r in edge), strict=True)
+    xs, ys = zip(*(t @ (c, r) for c, r in edge), strict=True)
     to_wgs84 = Transformer.from_crs(scene.crs, "EPSG:4326", always_xy=True)
     lons, lats = to_wgs84.transform(np.asarray(xs), np.asarray(ys))
     outline = Polygon(zip(lons, lats, strict=True))
