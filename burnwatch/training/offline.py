@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from burnwatch.errors import ModelError
@@ -47,10 +48,17 @@ def prepare_offline(config_dir: Path | None = None, threads: int | None = None) 
     src = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
     if not src.is_file():
         raise ModelError("bundled DejaVuSans.ttf not found", path=src)
-    for name in _FONT_NAMES:
-        dst = font_dir / name
-        if not dst.is_file():
-            shutil.copyfile(src, dst)
+    targets = [font_dir]
+    loaded = sys.modules.get("ultralytics.utils")
+    if loaded is not None:
+        # ultralytics fixed its config dir when it was imported; put the font there too
+        targets.append(Path(loaded.USER_CONFIG_DIR))
+    for target in targets:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in _FONT_NAMES:
+            dst = target / name
+            if not dst.is_file():
+                shutil.copyfile(src, dst)
     from burnwatch._torchcompat import install as _compat
 
     _compat()  # CPU torchvision ops before torchvision/ultralytics load
