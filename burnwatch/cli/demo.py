@@ -45,7 +45,7 @@ def demo(out_dir: Path, imagery_dir: Path, seed: int, size: int) -> None:
     click.echo(f"{'fire':<14}{'T (K)':>7}{'area m²':>10}  {'limit':<7}found")
     for f in report.fires:
         click.echo(
-            f"{f.label:<14}{f.temperature_k:>7.0f}{f.area_m2:>10.1f}  "
+            f"{f.label:<14}{f.temperature_k:>7.0f}{f.area_m2:>10.2f}  "
             f"{'above' if f.above_limit else 'below':<7}{'yes' if f.found else 'no'}"
         )
     above = [f for f in report.fires if f.above_limit]
