@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shapely.geometry import Point
 
 from burnwatch.pipeline import ScanOptions, ScanResult, run_scan
-from burnwatch.types import Hotspot
+from burnwatch.types import Hotspot, Scene
+
+if TYPE_CHECKING:
+    from burnwatch.sources.synthetic import DemoScene
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,8 @@ def run_demo(
     return check_demo(demo, result)
 
 
-def check_demo(demo: object, result: ScanResult) -> DemoReport:
+def check_demo(demo: DemoScene, result: ScanResult) -> DemoReport:
     """Compare a scan of the demo scene with the scene's truth."""
-    from burnwatch.sources.synthetic import DemoScene
-
-    assert isinstance(demo, DemoScene)
     px = demo.scene.pixel_size[0]
     fires = [
         FireCheck(
@@ -134,14 +135,12 @@ def check_demo(demo: object, result: ScanResult) -> DemoReport:
     )
 
 
-def _write_scene(scene: object, path: Path) -> Path:
+def _write_scene(scene: Scene, path: Path) -> Path:
     """The generated scene as a float32 COG, one band per role (descriptions name the roles)."""
     import numpy as np
 
     from burnwatch.publish.cog import write_cog
-    from burnwatch.types import Scene
 
-    assert isinstance(scene, Scene)
     roles = list(scene.bands)
     stack = np.stack([scene.bands[r] for r in roles]).astype(np.float32)
     return write_cog(
