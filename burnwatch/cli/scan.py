@@ -10,12 +10,12 @@ from pathlib import Path
 import click
 
 from burnwatch.cli.options import DATE, aoi_option
+from burnwatch.sources.base import SATELLITE_SOURCES
 from burnwatch.types import Scene
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("sentinel2", "sentinel2-l2a", "landsat", "firms", "file")
-SH_COLLECTIONS = {"sentinel2": "sentinel2-l1c", "sentinel2-l2a": "sentinel2-l2a", "landsat": "landsat-ot-l1"}
+SOURCES = (*SATELLITE_SOURCES, "firms", "file")
 
 
 @click.command()
@@ -183,13 +183,13 @@ def scan(
             raise InputError(f"--source {source} needs --aoi")
         from burnwatch.sources.sentinelhub import SentinelHubSource
 
-        default_res = 30.0 if source == "landsat" else 20.0
+        collection, default_res = SATELLITE_SOURCES[source]
         sh = SentinelHubSource(
-            SH_COLLECTIONS[source], settings, resolution_m=resolution or default_res, max_cloud=max_cloud
+            collection, settings, resolution_m=resolution or default_res, max_cloud=max_cloud
         )
         source_errors = sh.errors
         scenes = sh.scenes(area, t_start, t_end)
-        inputs.append(f"sentinelhub {SH_COLLECTIONS[source]} {area.bbox} {t_start.date()}..{t_end.date()}")
+        inputs.append(f"sentinelhub {collection} {area.bbox} {t_start.date()}..{t_end.date()}")
 
     quiet = logging.getLogger().getEffectiveLevel() > logging.WARNING
     with tqdm(desc="scenes", unit="scene", disable=quiet) as bar:

@@ -33,6 +33,7 @@ from burnwatch.scale.dask_jobs import (
     run_on_dask,
 )
 from burnwatch.schedule.config import SeasonWindow
+from burnwatch.sources.base import SATELLITE_SOURCES
 from burnwatch.types import AOI, utc
 
 if TYPE_CHECKING:
@@ -40,13 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: ``--source`` value -> (Sentinel Hub collection, default pixel size in metres).
-COLLECTIONS: dict[str, tuple[str, float]] = {
-    "sentinel2": ("sentinel2-l1c", 20.0),
-    "sentinel2-l2a": ("sentinel2-l2a", 20.0),
-    "landsat": ("landsat-ot-l1", 30.0),
-}
-SOURCES: tuple[str, ...] = (*COLLECTIONS, "firms")
+SOURCES: tuple[str, ...] = (*SATELLITE_SOURCES, "firms")
 
 
 def season_range(season: str, window: SeasonWindow = SeasonWindow()) -> tuple[datetime, datetime]:
@@ -85,12 +80,12 @@ def plan_tasks(
             tasks.append(FirmsRangeTask(firms_product, aoi.bbox, day, nxt, settings))
             day = nxt
         return tasks
-    if source not in COLLECTIONS:
+    if source not in SATELLITE_SOURCES:
         raise InputError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
     from burnwatch.schedule.scanning import tile_aoi
     from burnwatch.sources.sentinelhub import search_catalog
 
-    collection, default_res = COLLECTIONS[source]
+    collection, default_res = SATELLITE_SOURCES[source]
     res = resolution_m or default_res
     items = search_catalog(
         collection, aoi, start, end - timedelta(microseconds=1), max_cloud=max_cloud, settings=settings

@@ -27,6 +27,13 @@ from shapely.validation import make_valid
 from burnwatch.errors import BurnwatchError, CRSError, EmptyAOIError, InputError
 from burnwatch.types import AOI, Hotspot, Scene, utc
 
+#: Satellite ``--source`` names of ``burnwatch scan``/``reprocess`` -> (Sentinel Hub collection,
+#: default pixel size in metres: the SWIR bands' native 20 m for S2, 30 m for Landsat).
+SATELLITE_SOURCES: dict[str, tuple[str, float]] = {
+    "sentinel2": ("sentinel2-l1c", 20.0),
+    "sentinel2-l2a": ("sentinel2-l2a", 20.0),
+    "landsat": ("landsat-ot-l1", 30.0),
+}
 
 @runtime_checkable
 class SceneSource(Protocol):
