@@ -181,3 +181,50 @@ def test_gps_pose_chain_against_an_independent_topocentric_camera(
     p = c.ground_point(float(u[0]), float(v[0]), FlatGround(ground_h), max_range=1e4)
     glon, glat = Transformer.from_crs(pose.crs, "EPSG:4326", always_xy=True).transform(p[0], p[1])
     assert geodesic_m(glon, glat, mlon, mlat) < 0.1
+
+
+def _march_one_ray(dsm: DSMGround, origin: np.ndarray, d: np.ndarray, max_range: float) -> float | None:
+    """The plain per-ray definition: samples every half DSM pixel, then bisection."""
+    t_top = (dsm.zmax - origin[2]) / d[2] if d[2] < 0 else 0.0
+    t_bot = (dsm.zmin - origin[2]) / d[2] if d[2] < 0 else max_range
+    t0, t1 = float(np.clip(t_top, 0, max_range)), float(np.clip(t_bot, 0, max_range))
+    prev = None
+    for t in np.arange(t0, t1 + dsm.step, dsm.step):
+        p = origin + d * t
+        g = dsm.height_at(np.array([p[0]]), np.array([p[1]]))[0]
+        if not np.isfinite(g):
+            return None
+        if p[2] <= g:
+            if prev is None:
+                return float(t)
+            lo, hi = prev, float(t)
+            for _ in range(12):
+                mid = 0.5 * (lo + hi)
+                q = origin + d * mid
+                if q[2] <= dsm.height_at(np.array([q[0]]), np.array([q[1]]))[0]:
+                    hi = mid
+                else:
+                    lo = mid
+            return 0.5 * (lo + hi)
+        prev = float(t)
+    return None
+
+
+def test_vectorised_dsm_marching_equals_the_per_ray_definition() -> None:
+    rng = np.random.default_rng(3)
+    z = 10.0 + np.arange(60)[:, None] * 1.2 + 15.0 * rng.random((60, 80))  # rough slope, 2 m px
+    z[20:25, 30:40] = np.nan
+    dsm = DSMGround(z, Affine(2.0, 0, 1000.0, 0, -2.0, 5000.0), "EPSG:32648")
+    cam = Camera(
+        Intrinsics(400, 300, 300.0, 300.0, 200.0, 150.0),
+        Pose(1080.0, 4890.0, 130.0, 10.0, -30.0, 0.0, "EPSG:32648"),  # looks down a slope: long marches
+    )
+    u, v = rng.uniform(-50, 450, 800), rng.uniform(-200, 350, 800)
+    dirs = cam.rays(u, v)
+    pts, hit = dsm.intersect(cam.pose.centre, dirs, 400.0)
+    expected = [_march_one_ray(dsm, cam.pose.centre, d, 400.0) for d in dirs]
+    assert hit.sum() > 50 and (~hit).sum() > 50  # both cases exercised
+    for p, h, t, dirs_i in zip(pts, hit, expected, dirs, strict=True):
+        assert h == (t is not None)
+        if t is not None:
+            assert np.allclose(p, cam.pose.centre + t * dirs_i, atol=1e-6)

@@ -291,32 +291,57 @@ class DSMGround:
             t_bot = np.where(dz < 0, (self.zmin - origin[2]) / dz, max_range)
         t0 = np.clip(t_top, 0.0, max_range)
         t1 = np.clip(t_bot, 0.0, max_range)
+        # samples t0 + k·step for k < ceil((t1 + step - t0) / step) (np.arange's count), all rays
+        # at once, in blocks of samples so that rays are dropped as soon as they are resolved
+        counts = np.ceil((t1 + self.step - t0) / self.step).astype(int)
         hit = np.zeros(n, bool)
         t_hit = np.full(n, max_range)
-        for i in range(n):
-            ts = np.arange(t0[i], t1[i] + self.step, self.step)
-            pts = origin[None, :] + dirs[i][None, :] * ts[:, None]
-            ground = self.height_at(pts[:, 0], pts[:, 1])
-            below = pts[:, 2] <= ground
-            invalid = ~np.isfinite(ground)
-            first_below = int(np.argmax(below)) if below.any() else len(ts)
-            first_invalid = int(np.argmax(invalid)) if invalid.any() else len(ts)
-            if first_below >= len(ts) or first_invalid < first_below:
-                continue  # left the DSM (or nodata) before reaching the surface, or above horizon
-            if first_below == 0:
-                t_hit[i], hit[i] = ts[0], True
-                continue
-            lo, hi = ts[first_below - 1], ts[first_below]
-            for _ in range(12):
-                mid = 0.5 * (lo + hi)
-                p = origin + dirs[i] * mid
-                g = self.height_at(np.array([p[0]]), np.array([p[1]]))[0]
-                if p[2] <= g:
-                    hi = mid
-                else:
-                    lo = mid
-            t_hit[i], hit[i] = 0.5 * (lo + hi), True
+        active = np.flatnonzero(counts > 0)
+        k0, block = 0, 32
+        while active.size:
+            k = k0 + np.arange(block)
+            ts = t0[active, None] + self.step * k[None, :]
+            inside = k[None, :] < counts[active, None]
+            pts = origin[None, None, :] + dirs[active, None, :] * ts[:, :, None]
+            ground = self.height_at(pts[..., 0], pts[..., 1])
+            below = (pts[..., 2] <= ground) & inside
+            stop = (below | ~np.isfinite(ground)) & inside
+            ended = stop.any(axis=1)
+            first = np.argmax(stop, axis=1)
+            # the first sample that is below the surface (not nodata / outside) is a hit
+            got = ended & below[np.arange(active.size), first]
+            self._bisect(origin, dirs, active[got], t0[active[got]], k0 + first[got], hit, t_hit)
+            active = active[~ended & (k0 + block < counts[active])]
+            k0 += block
+            block = min(block * 2, 512)
         return origin[None, :] + dirs * t_hit[:, None], hit
+
+    def _bisect(
+        self,
+        origin: np.ndarray,
+        dirs: np.ndarray,
+        rows: np.ndarray,
+        t0: np.ndarray,
+        k: np.ndarray,
+        hit: np.ndarray,
+        t_hit: np.ndarray,
+    ) -> None:
+        """Refine the crossing between samples ``k - 1`` and ``k`` (first below) to ≈ 1 cm.
+
+        A ray whose very first sample (``k == 0``) is already below the surface hits there.
+        """
+        if rows.size == 0:
+            return
+        hi = t0 + self.step * k
+        lo = hi - self.step
+        for _ in range(12):
+            mid = 0.5 * (lo + hi)
+            p = origin[None, :] + dirs[rows] * mid[:, None]
+            under = p[:, 2] <= self.height_at(p[:, 0], p[:, 1])
+            hi = np.where(under, mid, hi)
+            lo = np.where(under, lo, mid)
+        t_hit[rows] = np.where(k == 0, t0, 0.5 * (lo + hi))
+        hit[rows] = True
 
 
 def _same_crs(a: str, b: str) -> bool:
