@@ -12,9 +12,10 @@ import csv
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from shapely.geometry import mapping
+from sqlalchemy import Row
 
 from burnwatch.errors import InputError
 from burnwatch.store.models import Case, HotspotRow, Incident
@@ -27,7 +28,20 @@ def _iso(value: Any) -> Any:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(value, "strftime") else value
 
 
-def incident_properties(inc: Incident, case: Case | None = None) -> dict[str, Any]:
+class CaseRef(Protocol):
+    """What an incident's properties need of its latest case (a :class:`Case` or a row)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def state(self) -> str: ...
+
+
+def incident_properties(
+    inc: Incident | Row[*tuple[Any, ...]], case: CaseRef | None = None
+) -> dict[str, Any]:
+    """Flat properties of an incident (ORM object, or a row with the same column names)."""
     return {
         "incident_id": inc.id,
         "status": inc.status,

@@ -110,7 +110,10 @@ class Incident(Base):
     """One burning event: a space-time cluster of hotspots from any number of sources."""
 
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_bbox", "min_lat", "max_lat", "min_lon", "max_lon"),)
+    __table_args__ = (
+        Index("ix_incidents_bbox", "min_lat", "max_lat", "min_lon", "max_lon"),
+        Index("ix_incidents_active_bbox", "status", "min_lat", "max_lat", "min_lon", "max_lon", "last_seen"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)  # active | merged

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, Response
 
 from burnwatch.api import queries
 from burnwatch.api.auth import CASE_ROLES, STAFF, Principal, allow, db_session, principal, province_scope
@@ -25,16 +25,11 @@ def list_incidents(
     db: Annotated[Session, Depends(db_session)],
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> JSONResponse:
-    """Active incidents as a GeoJSON FeatureCollection (hull polygons, WGS84)."""
-    rows, total = queries.incidents(db, scoped(f, p), limit, offset)
-    body = {
-        "type": "FeatureCollection",
-        "numberMatched": total,
-        "numberReturned": len(rows),
-        "features": [queries.incident_feature(i, c) for i, c in rows],
-    }
-    return JSONResponse(body, media_type="application/geo+json")
+) -> Response:
+    """Active incidents as a GeoJSON FeatureCollection (hull polygons, WGS84), newest first."""
+    features, total = queries.incident_features(db, scoped(f, p), limit, offset)
+    body = queries.feature_collection(features, numberMatched=total, numberReturned=len(features))
+    return Response(body, media_type="application/geo+json")
 
 
 @router.get("/api/incidents/export.{fmt}", dependencies=[allow(*CASE_ROLES)])

@@ -124,7 +124,7 @@ def items(
     datetime: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> JSONResponse:
+) -> Response:
     _check(collection_id)
     start, end = queries.parse_interval(datetime)
     if start is not None and end is not None and start == end:  # an instant: that second
@@ -132,9 +132,10 @@ def items(
 
         end = end + timedelta(seconds=1)
     f = scoped(queries.Filters(bbox=queries.parse_bbox(bbox), start=start, end=end), p)
+    features: list[dict[str, Any]]
     if collection_id == "incidents":
-        rows, total = queries.incidents(db, f, limit, offset)
-        features = [queries.incident_feature(i, c) for i, c in rows]
+        features, total_i = queries.incident_features(db, f, limit, offset)
+        total = total_i or 0
     else:
         hrows, total_h = queries.hotspots(db, f, limit, offset)
         total = total_h or 0
@@ -155,16 +156,14 @@ def items(
     from datetime import datetime as dt
     from datetime import timezone
 
-    return _geojson(
-        {
-            "type": "FeatureCollection",
-            "features": features,
-            "numberMatched": total,
-            "numberReturned": len(features),
-            "timeStamp": dt.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "links": links,
-        }
+    body = queries.feature_collection(
+        features,
+        numberMatched=total,
+        numberReturned=len(features),
+        timeStamp=dt.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        links=links,
     )
+    return Response(body, media_type=GEOJSON)
 
 
 @router.get("/collections/{collection_id}/items/{fid}", dependencies=[allow(*ALL_ROLES)], response_model=None)
