@@ -217,3 +217,75 @@ class OrangeBlobDetector:
 
 def orange_factory() -> OrangeBlobDetector:
     return OrangeBlobDetector()
+
+
+@dataclass
+class GroundTexture:
+    """A flat, textured ground: a grey image ``pixels`` (rows north->south) of ``res`` metres per
+    pixel centred on (lon, lat) at ellipsoidal height ``h``; the same ground seen by every photo."""
+
+    lon: float
+    lat: float
+    h: float
+    res: float
+    pixels: np.ndarray
+
+    @classmethod
+    def random(
+        cls, lon: float, lat: float, h: float, size_m: float = 500.0, res: float = 0.2, seed: int = 0
+    ) -> GroundTexture:
+        """Blobs and rectangles ("fields, roofs, trees") at several scales: plenty of corners."""
+        import cv2
+
+        rng = np.random.default_rng(seed)
+        n = int(size_m / res)
+        tex = np.zeros((n, n), np.float32)
+        for cell, amp in ((200, 60.0), (40, 40.0), (8, 30.0)):
+            coarse = rng.random((n // cell + 2, n // cell + 2)).astype(np.float32)
+            tex += amp * cv2.resize(coarse, (n, n), interpolation=cv2.INTER_CUBIC)
+        for _ in range(int(size_m * size_m / 60.0)):  # one patch per 60 m²
+            x, y = rng.integers(0, n, 2)
+            s = int(rng.integers(4, 30))
+            val = float(rng.uniform(0, 255))
+            if rng.random() < 0.5:
+                cv2.rectangle(tex, (int(x), int(y)), (int(x) + s, int(y) + int(rng.integers(4, 30))), val, -1)
+            else:
+                cv2.circle(tex, (int(x), int(y)), s // 2, val, -1)
+        tex = cv2.GaussianBlur(tex, (0, 0), 1.0)
+        tex = (tex - tex.min()) / (tex.max() - tex.min()) * 220 + 20
+        return cls(lon, lat, h, res, tex.astype(np.float32))
+
+
+def render_textured(spec: ShotSpec, ground: GroundTexture) -> np.ndarray:
+    """RGB photo of the textured ground seen from ``spec`` (look-at camera, pixel-corner origin)."""
+    import cv2
+
+    cam = enu_of(
+        np.array([spec.lon]),
+        np.array([spec.lat]),
+        np.array([spec.abs_alt]),
+        (ground.lon, ground.lat, ground.h),
+    )[0]
+    psi, th = math.radians(spec.yaw), math.radians(spec.pitch)
+    fwd = np.array([math.sin(psi) * math.cos(th), math.cos(psi) * math.cos(th), math.sin(th)])
+    right = np.array([math.cos(psi), -math.sin(psi), 0.0])
+    down = np.cross(fwd, right)
+    vv, uu = np.mgrid[0 : spec.height, 0 : spec.width].astype(float) + 0.5
+    d = (
+        fwd[None, None, :]
+        + ((uu - spec.width / 2) / spec.focal_px)[..., None] * right
+        + ((vv - spec.height / 2) / spec.focal_px)[..., None] * down
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(d[..., 2] < 0, -cam[2] / d[..., 2], np.nan)
+    east, north = cam[0] + t * d[..., 0], cam[1] + t * d[..., 1]
+    n = ground.pixels.shape[0]
+    col = (east / ground.res + n / 2 - 0.5).astype(np.float32)
+    row = (n / 2 - north / ground.res - 0.5).astype(np.float32)
+    grey = cv2.remap(ground.pixels, col, row, cv2.INTER_LINEAR, borderValue=128.0)
+    grey = np.nan_to_num(grey, nan=128.0)
+    g = np.clip(grey, 0, 255).astype(np.uint8)
+    return np.stack(
+        [g, np.clip(grey * 0.9 + 15, 0, 255).astype(np.uint8), np.clip(grey * 0.8, 0, 255).astype(np.uint8)],
+        -1,
+    )
