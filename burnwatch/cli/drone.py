@@ -60,6 +60,12 @@ def drone() -> None:
     default=None,
     help="Camera clock offset from UTC in hours (e.g. 7 for Vietnam); default: clock taken as UTC.",
 )
+@click.option(
+    "--refine-attitude",
+    is_flag=True,
+    help="Refine each photo's camera attitude from tie points with the flight's other photos "
+    "(bundle adjustment holding the GNSS/RTK centres; photos it cannot refine keep their tags).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace outputs of a different flight in --out.")
 def ingest(
     path: Path,
@@ -71,6 +77,7 @@ def ingest(
     ground_elevation: float | None,
     alt_offset: float,
     utc_offset: float | None,
+    refine_attitude: bool,
     overwrite: bool,
 ) -> None:
     """Ingest a flight folder or .zip (JPEG / DJI JPEG-in-TIFF photos, optional .SRT)."""
@@ -101,6 +108,7 @@ def ingest(
             alt_offset_m=alt_offset,
             utc_offset_h=utc_offset,
             overwrite=overwrite,
+            refine_attitude=refine_attitude,
         )
     finally:
         bar.close()
@@ -115,6 +123,9 @@ def ingest(
     for f in result.files:
         for msg in f.messages if f.status in ("error", "duplicate") else []:
             click.echo(f"  {f.status}: {msg}")
+        for msg in f.messages if refine_attitude and f.status == "ok" else []:
+            if "attitude" in msg:
+                click.echo(f"  {msg}")
     click.echo(f"outputs in {out_dir} (report.json, flight.gpkg, hotspots.geojson)")
 
 

@@ -31,7 +31,8 @@ from burnwatch.flights.place import (
     to_wgs84,
 )
 from burnwatch.flights.worker import DetectorFactory, PhotoOutcome, init_worker, process_photo
-from burnwatch.georef.camera import DEFAULT_MAX_RANGE_M, DSMGround, PoseSigma, utm_crs_for
+from burnwatch.georef.camera import DEFAULT_MAX_RANGE_M, Camera, DSMGround, Ground, PoseSigma, utm_crs_for
+from burnwatch.georef.refine import PhotoRefinement, RefineParams, RefinePhoto, refine_attitudes
 from burnwatch.sources.drone import discover_flight, read_srt, sha256_file
 from burnwatch.sources.drone_meta import DEFAULT_MAX_PIXELS, PhotoMeta, intrinsics_from_meta
 from burnwatch.sources.drone_srt import SrtRecord
@@ -86,13 +87,14 @@ def _run_workers(
     workers: int,
     max_pixels: int,
     progress: Progress | None,
+    features: bool = False,
 ) -> dict[str, PhotoOutcome]:
     results: dict[str, PhotoOutcome] = {}
     total = len(tasks)
     if workers <= 0:  # in-process (debugging)
         init_worker(factory)
         for i, (path, thumb) in enumerate(tasks, 1):
-            results[path] = process_photo(path, thumb, max_pixels)
+            results[path] = process_photo(path, thumb, max_pixels, features)
             if progress:
                 progress(i, total, Path(path).name)
         return results
@@ -103,7 +105,7 @@ def _run_workers(
         max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(factory,)
     ) as pool:
         futures: dict[Future[PhotoOutcome], str] = {
-            pool.submit(process_photo, path, thumb, max_pixels): path for path, thumb in tasks
+            pool.submit(process_photo, path, thumb, max_pixels, features): path for path, thumb in tasks
         }
         for i, fut in enumerate(as_completed(futures), 1):
             path = futures[fut]
@@ -134,6 +136,8 @@ def ingest_flight(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_range_m: float = DEFAULT_MAX_RANGE_M,
     overwrite: bool = False,
+    refine_attitude: bool = False,
+    refine_params: RefineParams | None = None,
 ) -> FlightResult:
     """Ingest a flight folder or .zip into ``out_dir``; returns what was made and why.
 
@@ -142,6 +146,8 @@ def ingest_flight(
     as each photo finishes. ``workers`` worker processes (0 = in this process).
     ``utc_offset_h``: the camera clock's offset from UTC in hours (e.g. 7 for Vietnam);
     None takes the clock as UTC and flags the hotspots ``camera-clock-time``.
+    ``refine_attitude``: refine each photo's attitude from tie points with the flight's other
+    photos (:mod:`burnwatch.georef.refine`); photos it cannot refine keep their metadata pose.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -197,7 +203,7 @@ def ingest_flight(
         (str(p), str(thumbs / f"{p.stem}_{(photo_reports[str(p)].sha256 or '')[:8]}.jpg")) for p in unique
     ]
     t0 = time.perf_counter()
-    outcomes = _run_workers(tasks, detector_factory, workers, max_pixels, progress)
+    outcomes = _run_workers(tasks, detector_factory, workers, max_pixels, progress, refine_attitude)
 
     good: list[tuple[PhotoMeta, PhotoOutcome]] = []
     seen_pose: dict[tuple[object, ...], str] = {}
@@ -232,6 +238,7 @@ def ingest_flight(
         utc_offset_h=utc_offset_h,
         sigma=sigma or PoseSigma(),
         max_range_m=max_range_m,
+        refine=(refine_params or RefineParams()) if refine_attitude else None,
     )
     from burnwatch.publish.vector import write_hotspots
 
@@ -251,6 +258,7 @@ def ingest_flight(
         "counts": {s: sum(r.status == s for r in reports) for s in sorted({r.status for r in reports})},
         "detections": sum(r.detections for r in reports),
         "hotspots": len(placement.hotspots),
+        "attitude_refinement": placement.refinement,
         "files": [vars(r) for r in reports],
         "outputs": {k: str(v) for k, v in outputs.items()},
     }
@@ -265,6 +273,7 @@ class _Placement:
     ground: str
     layers: FlightLayers
     hotspots: list[Hotspot]
+    refinement: dict[str, Any] | None = None
 
 
 def _place_flight(
@@ -279,6 +288,7 @@ def _place_flight(
     utc_offset_h: float | None,
     sigma: PoseSigma,
     max_range_m: float,
+    refine: RefineParams | None = None,
 ) -> _Placement:
     """Georeference the valid photos (footprints) and their detections (points, polygons, hotspots)."""
     layers = FlightLayers(flight_id)
@@ -291,10 +301,30 @@ def _place_flight(
     hm = height_model([m for m, _ in good], dsm_ground, ground_elevation, alt_offset_m)
     hotspots: list[Hotspot] = []
     in_order = sorted(good, key=lambda g: (g[0].time or datetime.min, g[0].name))
+    posed: list[tuple[PhotoMeta, PhotoOutcome, Camera, PoseSigma]] = []
     for m, out in in_order:
         rep = photo_reports[m.path]
         try:
             cam = camera_for(m, hm, crs)
+        except BurnwatchError as exc:
+            rep.status, rep.messages = "error", [*rep.messages, exc.message]
+            continue
+        photo_sigma = sigma_for(m, sigma)
+        if m.camera_yaw is None or m.gimbal_pitch is None:
+            rep.messages.append(
+                f"{m.name}: no gimbal/flight attitude tags; assumed a nadir view with the image top "
+                "to the north — uncertainty widened (yaw 90°, pitch 10°)"
+            )
+            photo_sigma = replace(photo_sigma, yaw_deg=90.0, pitch_deg=10.0, roll_deg=10.0)
+        posed.append((m, out, cam, photo_sigma))
+    refined, refinement = _refine(posed, hm.ground, refine) if refine is not None else ({}, None)
+    for m, out, cam, photo_sigma in posed:
+        rep = photo_reports[m.path]
+        r = refined.get(m.path)
+        if r is not None:
+            rep.messages.append(f"{m.name}: {r.message}")
+            cam, photo_sigma = r.camera, r.sigma
+        try:
             poly_native, clipped = cam.footprint(hm.ground, max_range=max_range_m)
         except BurnwatchError as exc:
             rep.status, rep.messages = "error", [*rep.messages, exc.message]
@@ -305,14 +335,14 @@ def _place_flight(
                 f"{m.name}: footprint clipped at {max_range_m:.0f} m (rays above the horizon "
                 "or outside the DSM)"
             )
-        layers.add_footprint(m, when, clipped, intrinsics_from_meta(m)[1], to_wgs84(poly_native, crs))
-        photo_sigma = sigma_for(m, sigma)
-        if m.camera_yaw is None or m.gimbal_pitch is None:
-            rep.messages.append(
-                f"{m.name}: no gimbal/flight attitude tags; assumed a nadir view with the image top "
-                "to the north — uncertainty widened (yaw 90°, pitch 10°)"
-            )
-            photo_sigma = replace(photo_sigma, yaw_deg=90.0, pitch_deg=10.0, roll_deg=10.0)
+        layers.add_footprint(
+            m,
+            when,
+            clipped,
+            intrinsics_from_meta(m)[1],
+            to_wgs84(poly_native, crs),
+            r if r and r.refined else None,
+        )
         placed, msgs = place_detections(
             cam, m, out.detections, hm.ground, photo_sigma, flight_id, when, tflag, max_range_m
         )
@@ -327,7 +357,35 @@ def _place_flight(
         layers.add_track(
             [(m.lon, m.lat) for m, _ in in_order if m.lon is not None and m.lat is not None], "photos"
         )
-    return _Placement(crs, hm.description, layers, hotspots)
+    return _Placement(crs, hm.description, layers, hotspots, refinement)
+
+
+def _refine(
+    posed: list[tuple[PhotoMeta, PhotoOutcome, Camera, PoseSigma]], ground: Ground, params: RefineParams
+) -> tuple[dict[str, PhotoRefinement], dict[str, Any]]:
+    """Attitude refinement of the placed photos (keyed by path) and its report.json section."""
+    usable = [(m, out, cam, sig) for m, out, cam, sig in posed if out.features is not None]
+    t0 = time.perf_counter()
+    result = refine_attitudes(
+        [
+            RefinePhoto(m.name, cam, sig, out.features)
+            for m, out, cam, sig in usable
+            if out.features is not None
+        ],
+        ground,
+        params,
+    )
+    by_path = {m.path: r for (m, _, _, _), r in zip(usable, result.photos, strict=True)}
+    log.info("attitude refinement: %d of %d photos refined", result.refined, len(posed))
+    section = {
+        "method": "tie points between the flight's own photos + bundle adjustment (burnwatch.georef.refine)",
+        "refined": result.refined,
+        "photos": len(posed),
+        "seconds": round(time.perf_counter() - t0, 3),
+        "pairs": result.pairs,
+        "per_photo": {r.name: r.summary() for r in result.photos},
+    }
+    return by_path, section
 
 
 def _orthomosaic_report(path: Path) -> FileReport:

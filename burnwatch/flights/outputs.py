@@ -19,6 +19,7 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from burnwatch.flights.place import PlacedDetection
+from burnwatch.georef.refine import PhotoRefinement
 from burnwatch.sources.drone_meta import PhotoMeta
 
 GPKG_NAME = "flight.gpkg"
@@ -74,6 +75,10 @@ SCHEMA: dict[str, tuple[str, tuple[str, ...]]] = {
             "pitch_deg",
             "clipped",
             "intrinsics",
+            "attitude",
+            "d_yaw_deg",
+            "d_pitch_deg",
+            "d_roll_deg",
         ),
     ),
     "detections": (
@@ -114,8 +119,16 @@ class FlightLayers:
         self.geoms[layer].append(geom)
 
     def add_footprint(
-        self, meta: PhotoMeta, when: datetime, clipped: bool, intrinsics: str, poly: Polygon
+        self,
+        meta: PhotoMeta,
+        when: datetime,
+        clipped: bool,
+        intrinsics: str,
+        poly: Polygon,
+        refined: PhotoRefinement | None = None,
     ) -> None:
+        """``yaw_deg``/``pitch_deg`` are the gimbal tags; ``attitude`` says whether the footprint
+        used them or the tie-point refined attitude (tags + ``d_*_deg``)."""
         self._add(
             "footprints",
             {
@@ -127,6 +140,10 @@ class FlightLayers:
                 "pitch_deg": meta.gimbal_pitch,
                 "clipped": clipped,
                 "intrinsics": intrinsics,
+                "attitude": "tie-point refined" if refined else "gimbal tags",
+                "d_yaw_deg": round(refined.d_yaw_deg, 3) if refined else 0.0,
+                "d_pitch_deg": round(refined.d_pitch_deg, 3) if refined else 0.0,
+                "d_roll_deg": round(refined.d_roll_deg, 3) if refined else 0.0,
             },
             poly,
         )

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from burnwatch.errors import BurnwatchError, CorruptFileError, InputError
+from burnwatch.georef.tiepoints import Features, extract_features
 from burnwatch.sources.drone_meta import PhotoMeta, intrinsics_from_meta, read_photo_meta
 from burnwatch.types import Detection
 
@@ -53,6 +54,7 @@ class PhotoOutcome:
     error: str | None = None
     error_type: str | None = None
     thumbnail: str | None = None
+    features: Features | None = None  # SIFT keypoints for attitude refinement (when asked)
 
 
 def validate_meta(meta: PhotoMeta) -> None:
@@ -120,8 +122,9 @@ def init_worker(factory: DetectorFactory | None) -> None:
     _DETECTOR = factory() if factory is not None else None
 
 
-def process_photo(path: str, thumb_path: str, max_pixels: int) -> PhotoOutcome:
-    """Validate, decode, detect and thumbnail one photo. Never raises for bad input."""
+def process_photo(path: str, thumb_path: str, max_pixels: int, features: bool = False) -> PhotoOutcome:
+    """Validate, decode, detect and thumbnail one photo (and find its SIFT keypoints when
+    ``features``). Never raises for bad input."""
     t0 = time.perf_counter()
     out = PhotoOutcome(path=path)
     try:
@@ -137,6 +140,8 @@ def process_photo(path: str, thumb_path: str, max_pixels: int) -> PhotoOutcome:
             ]
         write_thumbnail(rgb, out.detections, Path(thumb_path))
         out.thumbnail = thumb_path
+        if features:
+            out.features = extract_features(rgb)
     except BurnwatchError as exc:
         out.error, out.error_type = exc.message, type(exc).__name__
     except Exception as exc:  # one bad photo (or detector failure) must not stop the flight
