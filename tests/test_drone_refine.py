@@ -32,7 +32,7 @@ LAYOUT = [
     (20, 20, 180.0, 2.0, 0.8),
     (20, -20, 270.0, -1.5, -0.5),
 ]
-RTK = {"RtkStdLon": "0.01", "RtkStdLat": "0.01", "RtkStdHgt": "0.02"}
+RTK: dict[str, object] = {"RtkStdLon": "0.01", "RtkStdLat": "0.01", "RtkStdHgt": "0.02"}
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Shot:
 
 
 def _shot(path: Path, spec: ShotSpec, rgb: np.ndarray, dyaw: float, dpitch: float) -> Shot:
-    tags = {
+    tags: dict[str, object] = {
         "GimbalYawDegree": f"{spec.yaw + dyaw:+.2f}",
         "GimbalPitchDegree": f"{spec.pitch + dpitch:+.2f}",
         **RTK,
@@ -156,3 +156,59 @@ def test_corrections_beyond_the_gimbal_sigma_are_refused(flight: list[Shot]) -> 
     for shot, r in zip(flight, res.photos, strict=True):
         if not r.refined:
             assert "exceeds 3 sigma" in r.message and r.camera == shot.meta_camera
+
+
+def test_ingest_with_refined_attitude_places_markers_better(tmp_path: Path) -> None:
+    """burnwatch's own ingest: orange markers on the textured ground, gimbal tags off by 1–2°."""
+    import json
+
+    import cv2
+    from drone_synth import geodesic_m, orange_factory, project_markers
+
+    from burnwatch.flights import ingest_flight
+
+    tex = GroundTexture.random(LON, LAT, H)
+    east, north = np.meshgrid(np.arange(-60.0, 61.0, 20.0), np.arange(-60.0, 61.0, 20.0))
+    markers = np.array(
+        [offset_lonlat(LON, LAT, e, n) for e, n in zip(east.ravel(), north.ravel(), strict=True)]
+    )
+    photos = tmp_path / "flight"
+    photos.mkdir()
+    for k, (e, n, yaw, dy, dp) in enumerate(LAYOUT):
+        lon, lat = offset_lonlat(LON, LAT, e, n)
+        spec = ShotSpec(lon, lat, H + 100.0, 100.0, yaw, -60.0)
+        rgb = np.ascontiguousarray(render_textured(spec, tex))
+        for u, v in zip(*project_markers(spec, markers, H), strict=True):
+            if 8 < u < spec.width - 8 and 8 < v < spec.height - 8:
+                cv2.circle(rgb, (int(u), int(v)), 5, (255, 140, 0), -1)
+        tags: dict[str, object] = {
+            "GimbalYawDegree": f"{yaw + dy:+.2f}",
+            "GimbalPitchDegree": f"{-60 + dp:+.2f}",
+            **RTK,
+        }
+        write_photo(photos / f"DJI_{k:04d}.JPG", spec, rgb, extra_xmp=tags)
+
+    def errors(refine: bool) -> tuple[list[float], list[float], dict]:
+        out = tmp_path / ("refined" if refine else "meta")
+        res = ingest_flight(photos, out, detector_factory=orange_factory, workers=0, refine_attitude=refine)
+        errs = [min(geodesic_m(h.lon, h.lat, lo, la) for lo, la in markers) for h in res.hotspots]
+        return (
+            errs,
+            [h.uncertainty_m or 0.0 for h in res.hotspots],
+            json.loads((out / "report.json").read_text()),
+        )
+
+    e_meta, u_meta, rep_meta = errors(False)
+    e_ref, u_ref, rep = errors(True)
+    assert len(e_ref) == len(e_meta) >= 40
+    assert rep_meta["attitude_refinement"] is None
+    assert rep["attitude_refinement"]["refined"] == 4
+    assert all(
+        p["refined"] and p["tie_points"] >= 100 for p in rep["attitude_refinement"]["per_photo"].values()
+    )
+    assert max(e_meta) > 4.0 and float(np.median(e_meta)) > 1.5
+    assert max(e_ref) < 1.5 and float(np.median(e_ref)) < 0.6
+    assert float(np.median(u_ref)) < 0.5 * float(np.median(u_meta))  # uncertainty from the adjustment
+    assert all(e < 3 * u + 0.3 for e, u in zip(e_ref, u_ref, strict=True))  # and still honest
+    fp = json.loads((tmp_path / "refined" / "footprints.geojson").read_text())["features"]
+    assert {f["properties"]["attitude"] for f in fp} == {"tie-point refined"}
