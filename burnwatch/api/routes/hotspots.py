@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, Response
 
 from burnwatch.api import queries
 from burnwatch.api.auth import CASE_ROLES, STAFF, Principal, allow, db_session, principal
@@ -24,7 +24,7 @@ def list_hotspots(
     offset: Annotated[int, Query(ge=0)] = 0,
     footprints: bool = False,
     count: bool = False,
-) -> JSONResponse:
+) -> Response:
     """Hotspots (newest first) as GeoJSON points (or footprint polygons), WGS84."""
     f = scoped(f, p)
     if footprints:
@@ -32,10 +32,10 @@ def list_hotspots(
         features = [queries.hotspot_feature(r, footprint=True) for r in rows]
     else:
         features = queries.hotspot_points(db, f, limit, offset)
-    out: dict[str, Any] = {"type": "FeatureCollection", "numberReturned": len(features), "features": features}
+    members: dict[str, Any] = {"numberReturned": len(features)}
     if count:
-        out["numberMatched"] = queries.count_hotspots(db, f)
-    return JSONResponse(out, media_type="application/geo+json")
+        members["numberMatched"] = queries.count_hotspots(db, f)
+    return Response(queries.feature_collection(features, **members), media_type="application/geo+json")
 
 
 @router.get("/api/hotspots/export.{fmt}", dependencies=[allow(*CASE_ROLES)])
