@@ -251,9 +251,9 @@ class GroundTexture:
                 cv2.rectangle(tex, (int(x), int(y)), (int(x) + s, int(y) + int(rng.integers(4, 30))), val, -1)
             else:
                 cv2.circle(tex, (int(x), int(y)), s // 2, val, -1)
-        tex = cv2.GaussianBlur(tex, (0, 0), 1.0)
-        tex = (tex - tex.min()) / (tex.max() - tex.min()) * 220 + 20
-        return cls(lon, lat, h, res, tex.astype(np.float32))
+        blurred = cv2.GaussianBlur(tex, (0, 0), 1.0)
+        scaled = (blurred - blurred.min()) / (blurred.max() - blurred.min()) * 220 + 20
+        return cls(lon, lat, h, res, np.asarray(scaled, np.float32))
 
 
 def render_textured(spec: ShotSpec, ground: GroundTexture) -> np.ndarray:

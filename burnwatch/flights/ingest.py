@@ -366,15 +366,15 @@ def _refine(
     """Attitude refinement of the placed photos (keyed by path) and its report.json section."""
     usable = [(m, out, cam, sig) for m, out, cam, sig in posed if out.features is not None]
     t0 = time.perf_counter()
-    result = refine_attitudes(
-        [
-            RefinePhoto(m.name, cam, sig, out.features)
-            for m, out, cam, sig in usable
-            if out.features is not None
-        ],
-        ground,
-        params,
-    )
+    inputs = [
+        RefinePhoto(m.name, c, sig, out.features) for m, out, c, sig in usable if out.features is not None
+    ]
+    try:
+        result = refine_attitudes(inputs, ground, params)
+    except Exception as exc:  # the refinement is an improvement, never a reason to lose the flight
+        log.warning("attitude refinement failed: %r; metadata poses kept", exc)
+        failed = f"refinement failed ({exc!r}); metadata poses kept"
+        return {}, {"refined": 0, "photos": len(posed), "error": failed}
     by_path = {m.path: r for (m, _, _, _), r in zip(usable, result.photos, strict=True)}
     log.info("attitude refinement: %d of %d photos refined", result.refined, len(posed))
     section = {
