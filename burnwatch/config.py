@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     tile_url: str | None = Field(default=None, description="basemap XYZ tile URL when online")
     max_upload_mb: int = Field(default=2048, gt=0)
     session_minutes: int = Field(default=480, gt=0)
+    trusted_origins: list[str] = Field(
+        default_factory=list, description="public origins (https://host) a reverse proxy serves the app under"
+    )
 
     # scale-out
     dask_scheduler: str | None = None

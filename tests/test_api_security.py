@@ -227,3 +227,51 @@ def test_size_cap_applies_while_streaming(tmp_path: Path) -> None:
 
 def test_users_cover_every_role() -> None:
     assert {r for r, _ in USERS.values()} == set(ALL_ROLES)
+
+
+def test_cross_site_requests_with_the_cookie_are_refused(sqlite_api: ApiEnv) -> None:
+    """CSRF: a state-changing request riding on the session cookie must come from this site."""
+    env = sqlite_api
+    evil = {"Origin": "https://evil.example"}
+    login = env.client.post(
+        "/login",
+        data={"username": "insp", "password": "correct-horse-9"},
+        headers=evil,
+        follow_redirects=False,
+    )
+    assert login.status_code == 403 and "cross-site" in login.json()["detail"]
+    ok = env.client.post(
+        "/login",
+        data={"username": "insp", "password": "correct-horse-9"},
+        headers={"Origin": str(env.client.base_url).rstrip("/")},
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303
+    note = f"/api/cases/{env.cases[HY]}/notes"
+    for headers in (evil, {"Origin": "null"}, {"Referer": "https://evil.example/page"}):
+        r = env.client.post(note, json={"text": "forged"}, headers=headers)
+        assert r.status_code == 403 and "cross-site" in r.json()["detail"], (headers, r.text)
+    assert (
+        env.client.post(
+            note,
+            json={"text": "from the case page"},
+            headers={"Origin": str(env.client.base_url).rstrip("/")},
+        ).status_code
+        == 200
+    )
+    assert env.client.post(note, json={"text": "a script without Origin"}).status_code == 200
+    # bearer tokens are not sent by browsers on their own: no Origin check
+    bearer = {"Authorization": f"Bearer {env.token('insp')}", **evil}
+    assert env.client.post(note, json={"text": "API client"}, headers=bearer).status_code == 200
+    # reading is never refused
+    assert env.client.get("/api/me", headers=evil).status_code == 200
+    from sqlalchemy import select
+
+    from burnwatch.store.db import session_scope
+    from burnwatch.store.models import CaseNote
+
+    with session_scope(env.settings.database_url) as s:
+        texts = list(
+            s.scalars(select(CaseNote.text).where(CaseNote.case_id == env.cases[HY]).order_by(CaseNote.seq))
+        )
+    assert texts == ["from the case page", "a script without Origin", "API client"]
