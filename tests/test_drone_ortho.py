@@ -1,0 +1,154 @@
+"""Orthomosaic scanning: windows, boxes across window edges, georeference, bad files."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from drone_synth import OrangeBlobDetector
+
+from burnwatch.flights.ortho import (
+    ORTHO_SIGMA_M,
+    merge_detections,
+    ortho_time,
+    place_ortho_detections,
+    scan_orthomosaic,
+    windows,
+)
+from burnwatch.types import Box, Detection
+
+UTM48 = "EPSG:32648"
+X0, Y0, RES = 590_000.0, 2_310_000.0, 0.05  # upper-left corner (Hưng Yên area), 5 cm pixels
+
+
+def write_mosaic(
+    path: Path,
+    fires_xy: list[tuple[float, float]],
+    size: tuple[int, int] = (3000, 2400),
+    dtype: str = "uint8",
+    crs: str | None = UTM48,
+    nodata_left: int = 0,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """A grey-green mosaic with orange 1.5 m fires centred at UTM (x, y); the left
+    ``nodata_left`` columns are nodata (alpha 0)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    w, h = size
+    rng = np.random.default_rng(1)
+    rgb = np.empty((3, h, w), dtype="float64")
+    rgb[0], rgb[1], rgb[2] = 90, 120, 70
+    rgb += rng.normal(0, 8, rgb.shape)
+    for x, y in fires_xy:
+        col, row = (x - X0) / RES, (Y0 - y) / RES
+        half = 0.75 / RES
+        c0, c1, r0, r1 = int(col - half), int(col + half), int(row - half), int(row + half)
+        rgb[:, r0:r1, c0:c1] = np.array([240, 140, 30])[:, None, None]
+    alpha = np.full((h, w), 255, dtype="uint8")
+    alpha[:, :nodata_left] = 0
+    data = np.clip(rgb, 0, 255)
+    if dtype == "uint16":
+        data = data * 257  # 8-bit values at 16-bit full scale, as mosaicking tools write them
+    profile = {
+        "driver": "GTiff",
+        "width": w,
+        "height": h,
+        "count": 4,
+        "dtype": dtype,
+        "transform": from_origin(X0, Y0, RES, RES),
+        "photometric": "RGB",
+    }
+    if crs is not None:
+        profile["crs"] = crs
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(data.astype(dtype), [1, 2, 3])
+        ds.write((alpha.astype(dtype) if dtype == "uint8" else (alpha > 0).astype(dtype) * 65535), 4)
+        from rasterio.enums import ColorInterp
+
+        ds.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
+        if tags:
+            ds.update_tags(**tags)
+
+
+def test_windows_cover_the_raster_with_overlap() -> None:
+    wins = list(windows(5000, 3000, 2048, 256))
+    covered = np.zeros((3000, 5000), bool)
+    for c, r, w, h in wins:
+        assert w <= 2048 and h <= 2048
+        covered[r : r + h, c : c + w] = True
+    assert covered.all()
+    cols = sorted({c for c, _, _, _ in wins})
+    assert all(b - a <= 2048 - 256 for a, b in itertools.pairwise(cols))
+    assert list(windows(100, 80, 2048, 256)) == [(0, 0, 100, 80)]
+    with pytest.raises(ValueError):
+        list(windows(100, 100, 256, 256))
+
+
+def test_fires_are_found_once_and_placed_on_the_ground(tmp_path: Path) -> None:
+    # window starts with tile 1024 / overlap 256: 0, 768, 1536, ... -> fires across the edges
+    fires = [
+        (X0 + 30.0, Y0 - 30.0),  # inside one window
+        (X0 + 1024 * RES, Y0 - 20.0),  # across the first window's right edge (x = 1024 px)
+        (X0 + 768 * RES + 2.0, Y0 - 768 * RES - 1.0),  # in the overlap of four windows
+        (X0 + 140.0, Y0 - 110.0),  # near the far corner
+    ]
+    path = tmp_path / "ortho.tif"
+    write_mosaic(path, fires, tags={"TIFFTAG_DATETIME": "2025:11:02 03:15:00"})
+    det = OrangeBlobDetector()
+    out = scan_orthomosaic(str(path), det.detect_sliced, tile_px=1024, overlap_px=256)
+    assert out.error is None and out.windows == len(list(windows(3000, 2400, 1024, 256)))
+    assert len(out.detections) == len(fires), out.detections
+    when = ortho_time(out, None)
+    assert when == (datetime(2025, 11, 2, 3, 15, tzinfo=timezone.utc), "ortho-datetime-tag")
+    placed = place_ortho_detections(out, "F1", UTM48, *when)
+    got = sorted((p.x, p.y) for p in placed)
+    for (gx, gy), (tx, ty) in zip(got, sorted(fires), strict=True):
+        assert abs(gx - tx) < 2 * RES and abs(gy - ty) < 2 * RES
+    for p in placed:
+        assert p.polygon_native.area == pytest.approx(1.5 * 1.5, rel=0.1)
+        assert p.uncertainty_m == pytest.approx(ORTHO_SIGMA_M, abs=0.01)
+        hs = p.hotspot
+        assert hs.source == "drone" and hs.sensor == "orthomosaic" and hs.kind == "fire"
+        assert hs.attributes["flight_id"] == "F1" and hs.attributes["photo"] == "ortho.tif"
+        assert 105.0 < hs.lon < 106.5 and 20.5 < hs.lat < 21.5 and hs.flags == ("ortho-datetime-tag",)
+    # into another CRS (the flight's UTM zone may differ from the mosaic's)
+    other = place_ortho_detections(out, "F1", "EPSG:32649", *when)  # UTM 49N
+    for a, b in zip(placed, other, strict=True):
+        assert b.hotspot.crs == "EPSG:32649" and abs(b.x - a.x) > 1000
+        assert abs(b.lon - a.lon) < 1e-8 and abs(b.lat - a.lat) < 1e-8
+
+
+def test_sixteen_bit_mosaic_and_nodata(tmp_path: Path) -> None:
+    path = tmp_path / "ortho16.tif"
+    write_mosaic(path, [(X0 + 80.0, Y0 - 60.0)], dtype="uint16", nodata_left=1200)
+    out = scan_orthomosaic(str(path), OrangeBlobDetector().detect_sliced, tile_px=1024, overlap_px=256)
+    assert out.error is None and len(out.detections) == 1
+
+
+def test_bad_mosaics_give_one_clear_error(tmp_path: Path) -> None:
+    det = OrangeBlobDetector().detect_sliced
+    no_crs = tmp_path / "nocrs.tif"
+    write_mosaic(no_crs, [], size=(300, 200), crs=None)
+    assert "without a CRS" in (scan_orthomosaic(str(no_crs), det).error or "")
+    corrupt = tmp_path / "corrupt.tif"
+    good = tmp_path / "good.tif"
+    write_mosaic(good, [], size=(300, 200))
+    corrupt.write_bytes(good.read_bytes()[:400])
+    err = scan_orthomosaic(str(corrupt), det).error or ""
+    assert "corrupt.tif" in err and "unreadable" in err
+    big = scan_orthomosaic(str(good), det, max_pixels=1000).error or ""
+    assert "good.tif" in big and "limit" in big
+    no_time = scan_orthomosaic(str(good), None)
+    assert no_time.error is None and ortho_time(no_time, None) is None
+
+
+def test_merge_keeps_the_best_of_duplicates() -> None:
+    a = Detection(0, "fire", 0.9, Box(0, 0, 10, 10))
+    b = Detection(0, "fire", 0.6, Box(1, 1, 11, 11))  # IoU 0.68 -> duplicate
+    c = Detection(1, "smoke", 0.5, Box(0, 0, 10, 10))  # other class -> kept
+    d = Detection(0, "fire", 0.8, Box(20, 20, 30, 30))  # elsewhere -> kept
+    assert merge_detections([b, c, a, d]) == [a, d, c]
