@@ -8,7 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from drone_synth import OrangeBlobDetector
+from drone_synth import (
+    OrangeBlobDetector,
+    ShotSpec,
+    offset_lonlat,
+    orange_factory,
+    project_markers,
+    render,
+    write_photo,
+)
 
 from burnwatch.flights.ortho import (
     ORTHO_SIGMA_M,
@@ -152,3 +160,69 @@ def test_merge_keeps_the_best_of_duplicates() -> None:
     c = Detection(1, "smoke", 0.5, Box(0, 0, 10, 10))  # other class -> kept
     d = Detection(0, "fire", 0.8, Box(20, 20, 30, 30))  # elsewhere -> kept
     assert merge_detections([b, c, a, d]) == [a, d, c]
+
+
+def _hanoi_mosaic(path: Path, n_fires: int, tags: dict[str, str] | None = None) -> list[tuple[float, float]]:
+    """A 5 cm mosaic around Hanoi (UTM 48N) with ``n_fires`` fires; their lon/lat."""
+    from pyproj import Transformer
+
+    fires = [(X0 + 20.0 + 35.0 * i, Y0 - 25.0 - 20.0 * i) for i in range(n_fires)]
+    write_mosaic(path, fires, tags=tags)
+    to_wgs = Transformer.from_crs(UTM48, "EPSG:4326", always_xy=True)
+    return [to_wgs.transform(x, y) for x, y in fires]
+
+
+def test_ingest_scans_the_flights_orthomosaic(tmp_path: Path) -> None:
+    from burnwatch.flights import ingest_flight
+    from burnwatch.publish.vector import read_hotspots
+
+    src = tmp_path / "in"
+    src.mkdir()
+    fires = _hanoi_mosaic(src / "ortho.tif", 2)
+    lon0, lat0 = fires[0]
+    marker = np.array([offset_lonlat(lon0, lat0, 200.0, 0.0)])
+    for i in range(2):
+        lon, lat = offset_lonlat(lon0, lat0, 200.0 + 4.0 * i, 0.0)
+        spec = ShotSpec(lon, lat, 72.0, 60.0, 0.0, -90.0, time=datetime(2026, 3, 1, 9, 0, i))
+        write_photo(src / f"DJI_{i:04d}.JPG", spec, render(spec, project_markers(spec, marker, 12.0), seed=i))
+    res = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=1)
+    ortho = next(f for f in res.files if f.name == "ortho.tif")
+    assert ortho.status == "orthomosaic" and ortho.detections == 2 and ortho.placed == 2, ortho
+    mine = [h for h in res.hotspots if h.sensor == "orthomosaic"]
+    assert len(mine) == 2 and len(res.hotspots) == 4
+    for h, (lon, lat) in zip(sorted(mine, key=lambda h: h.lon), sorted(fires), strict=True):
+        assert abs(h.lon - lon) < 2e-6 and abs(h.lat - lat) < 2e-6
+        assert h.flags == ("time-from-flight-photos",) and h.time == datetime(
+            2026, 3, 1, 9, 0, 1, tzinfo=timezone.utc
+        )
+        assert h.crs == res.crs == UTM48
+    stored = read_hotspots(tmp_path / "out" / "hotspots.geojson")
+    assert len(stored) == 4
+    import geopandas as gpd
+
+    layer = gpd.read_file(tmp_path / "out" / "flight.gpkg", layer="detections")
+    assert sorted(layer["photo"]) == ["DJI_0000.JPG", "DJI_0001.JPG", "ortho.tif", "ortho.tif"]
+    again = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0)
+    assert again.flight_id == res.flight_id
+    assert {h.natural_key for h in again.hotspots} == {h.natural_key for h in res.hotspots}
+
+
+def test_orthomosaic_only_flights(tmp_path: Path) -> None:
+    from burnwatch.flights import ingest_flight
+
+    tagged = tmp_path / "tagged"
+    tagged.mkdir()
+    _hanoi_mosaic(tagged / "m.tif", 3, tags={"TIFFTAG_DATETIME": "2026:01:15 02:30:00"})
+    res = ingest_flight(tagged, tmp_path / "out1", detector_factory=orange_factory, workers=0)
+    assert len(res.hotspots) == 3 and res.crs == UTM48
+    assert {h.flags for h in res.hotspots} == {("ortho-datetime-tag",)}
+    untagged = tmp_path / "untagged"
+    untagged.mkdir()
+    _hanoi_mosaic(untagged / "m.tif", 1)
+    res = ingest_flight(untagged, tmp_path / "out2", detector_factory=orange_factory, workers=0)
+    (rep,) = res.files
+    assert rep.status == "error" and rep.detections == 1 and not res.hotspots
+    assert any("no acquisition time" in m and "m.tif" in m for m in rep.messages), rep.messages
+    # without a detector the mosaic is only read
+    res = ingest_flight(untagged, tmp_path / "out3", detector_factory=None, workers=0)
+    assert res.files[0].status == "orthomosaic" and "not scanned" in res.files[0].messages[0]

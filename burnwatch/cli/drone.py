@@ -66,6 +66,13 @@ def drone() -> None:
     help="Refine each photo's camera attitude from tie points with the flight's other photos "
     "(bundle adjustment holding the GNSS/RTK centres; photos it cannot refine keep their tags).",
 )
+@click.option(
+    "--ortho-sigma",
+    type=click.FloatRange(0.0, 1000.0),
+    default=2.5,
+    show_default=True,
+    help="Georeferencing error (m, 1 sigma) of orthomosaics in the flight (less for RTK/GCP mosaics).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace outputs of a different flight in --out.")
 def ingest(
     path: Path,
@@ -78,9 +85,11 @@ def ingest(
     alt_offset: float,
     utc_offset: float | None,
     refine_attitude: bool,
+    ortho_sigma: float,
     overwrite: bool,
 ) -> None:
-    """Ingest a flight folder or .zip (JPEG / DJI JPEG-in-TIFF photos, optional .SRT)."""
+    """Ingest a flight folder or .zip (JPEG / DJI JPEG-in-TIFF photos, optional .SRT and
+    orthomosaic GeoTIFFs, which are scanned too)."""
     import functools
 
     from tqdm import tqdm
@@ -109,6 +118,7 @@ def ingest(
             utc_offset_h=utc_offset,
             overwrite=overwrite,
             refine_attitude=refine_attitude,
+            ortho_sigma_m=ortho_sigma,
         )
     finally:
         bar.close()
@@ -121,7 +131,7 @@ def ingest(
         + f"; {len(result.hotspots)} hotspots ({result.crs})"
     )
     for f in result.files:
-        for msg in f.messages if f.status in ("error", "duplicate") else []:
+        for msg in f.messages if f.status in ("error", "duplicate", "orthomosaic") else []:
             click.echo(f"  {f.status}: {msg}")
         for msg in f.messages if refine_attitude and f.status == "ok" else []:
             if "attitude" in msg:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from burnwatch.errors import BurnwatchError, ConflictError, InputError
+from burnwatch.flights.ortho import ORTHO_SIGMA_M, OrthoOutcome
 from burnwatch.flights.outputs import FlightLayers, write_report
 from burnwatch.flights.place import (
     camera_for,
@@ -138,6 +139,7 @@ def ingest_flight(
     overwrite: bool = False,
     refine_attitude: bool = False,
     refine_params: RefineParams | None = None,
+    ortho_sigma_m: float = ORTHO_SIGMA_M,
 ) -> FlightResult:
     """Ingest a flight folder or .zip into ``out_dir``; returns what was made and why.
 
@@ -148,6 +150,8 @@ def ingest_flight(
     None takes the clock as UTC and flags the hotspots ``camera-clock-time``.
     ``refine_attitude``: refine each photo's attitude from tie points with the flight's other
     photos (:mod:`burnwatch.georef.refine`); photos it cannot refine keep their metadata pose.
+    Orthomosaic GeoTIFFs in the flight are scanned window by window
+    (:mod:`burnwatch.flights.ortho`); ``ortho_sigma_m`` is their georeferencing error (1σ).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -157,8 +161,6 @@ def ingest_flight(
         reports.append(
             FileReport(p.name, "ignored", [f"{p.name}: not a photo, .SRT telemetry or GeoTIFF; ignored"])
         )
-    for p in files.orthomosaics:
-        reports.append(_orthomosaic_report(p))
     srt_paths = ([Path(srt)] if srt else []) + files.srt
     track_records: list[SrtRecord] = []
     for p in srt_paths:
@@ -184,9 +186,10 @@ def ingest_flight(
         else:
             by_hash[digest] = p
             unique.append(p)
-    if not unique:
-        raise InputError("no photos found in the flight", path=path)
-    flight_id = flight_id_for(list(by_hash))
+    ortho_hashes = {str(p): sha256_file(p) for p in files.orthomosaics}
+    if not unique and not ortho_hashes:
+        raise InputError("no photos or orthomosaics found in the flight", path=path)
+    flight_id = flight_id_for([*by_hash, *ortho_hashes.values()])
     report_path = out_dir / "report.json"
     if report_path.exists() and not overwrite:
         try:
@@ -240,6 +243,18 @@ def ingest_flight(
         max_range_m=max_range_m,
         refine=(refine_params or RefineParams()) if refine_attitude else None,
     )
+    ortho_reports = _scan_orthomosaics(
+        files.orthomosaics,
+        ortho_hashes,
+        detector_factory,
+        workers,
+        placement,
+        flight_id,
+        _flight_time([m for m, _ in good], utc_offset_h),
+        ortho_sigma_m,
+        progress,
+    )
+    reports.extend(ortho_reports)
     from burnwatch.publish.vector import write_hotspots
 
     outputs = placement.layers.write(out_dir)
@@ -388,26 +403,92 @@ def _refine(
     return by_path, section
 
 
-def _orthomosaic_report(path: Path) -> FileReport:
-    """Note an orthomosaic GeoTIFF (CRS, WGS84 bounds, resolution); it is not re-detected."""
-    import rasterio
-    from rasterio.errors import RasterioError
-    from rasterio.warp import transform_bounds
+def _flight_time(metas: list[PhotoMeta], utc_offset_h: float | None) -> datetime | None:
+    """The median UTC time of the flight's photos (None without photos)."""
+    times = sorted(photo_time(m, utc_offset_h)[0] for m in metas)
+    return times[len(times) // 2] if times else None
 
-    try:
-        with rasterio.open(path) as ds:
-            if ds.crs is None:
-                return FileReport(path.name, "error", [f"{path}: GeoTIFF without a CRS"])
-            w, s, e, n = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
-            res = ds.res
-            crs = ds.crs.to_string()
-    except RasterioError as exc:
-        return FileReport(path.name, "error", [f"{path}: unreadable GeoTIFF ({exc})"])
-    return FileReport(
-        path.name,
-        "orthomosaic",
-        [
-            f"{path.name}: orthomosaic {crs}, {res[0]:.3g} x {res[1]:.3g} units/px, WGS84 bounds "
-            f"{w:.6f},{s:.6f},{e:.6f},{n:.6f}; noted, not re-detected"
-        ],
-    )
+
+def _scan_orthomosaics(
+    paths: list[Path],
+    hashes: dict[str, str],
+    factory: DetectorFactory | None,
+    workers: int,
+    placement: _Placement,
+    flight_id: str,
+    flight_time: datetime | None,
+    sigma_m: float,
+    progress: Progress | None,
+) -> list[FileReport]:
+    """Detect on each orthomosaic (in a worker process unless ``workers`` is 0) and add its
+    detections to the flight's layers and hotspots; one report per mosaic."""
+    from burnwatch.flights.ortho import ortho_time, place_ortho_detections, scan_task
+
+    if not paths:
+        return []
+    outcomes: dict[str, OrthoOutcome] = {}
+    if workers <= 0:
+        init_worker(factory)
+        for i, p in enumerate(paths, 1):
+            outcomes[str(p)] = scan_task(str(p))
+            if progress:
+                progress(i, len(paths), p.name)
+    else:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(paths)), mp_context=ctx, initializer=init_worker, initargs=(factory,)
+        ) as pool:
+            futures = {pool.submit(scan_task, str(p)): p for p in paths}
+            for i, fut in enumerate(as_completed(futures), 1):
+                p = futures[fut]
+                try:
+                    outcomes[str(p)] = fut.result()
+                except Exception as exc:  # a crashed worker is this mosaic's error
+                    outcomes[str(p)] = OrthoOutcome(str(p), error=f"{p}: worker failed: {exc!r}")
+                if progress:
+                    progress(i, len(paths), p.name)
+    reports = []
+    for p in paths:
+        out = outcomes[str(p)]
+        rep = FileReport(p.name, "orthomosaic", sha256=hashes.get(str(p)), seconds=round(out.seconds, 3))
+        reports.append(rep)
+        if out.error:
+            rep.status, rep.messages = "error", [out.error]
+            continue
+        rep.messages.append(
+            f"{p.name}: orthomosaic {out.crs}, {out.width} x {out.height} px, {out.windows} windows scanned"
+            if factory is not None
+            else f"{p.name}: orthomosaic {out.crs}, {out.width} x {out.height} px; not scanned (no detector)"
+        )
+        rep.detections = len(out.detections)
+        if not out.detections:
+            continue
+        when = ortho_time(out, flight_time)
+        if when is None:
+            rep.status = "error"
+            rep.messages.append(
+                f"{p}: {len(out.detections)} detections not placed: the orthomosaic has no acquisition "
+                "time (no TIFF DateTime tag) and the flight has no photos to take it from"
+            )
+            continue
+        crs = placement.crs
+        if crs == "EPSG:4326":  # no photos placed: the mosaic's own UTM zone
+            from affine import Affine
+
+            assert out.transform is not None and out.crs is not None
+            cx, cy = Affine(*out.transform) * (out.width / 2, out.height / 2)
+            from pyproj import Transformer
+
+            lon, lat = Transformer.from_crs(out.crs, "EPSG:4326", always_xy=True).transform(cx, cy)
+            crs = placement.crs = utm_crs_for(lon, lat)
+        placed = place_ortho_detections(out, flight_id, crs, *when, sigma_m=sigma_m)
+        for pd in placed:
+            placement.layers.add_detection(p.name, pd, crs)
+            placement.hotspots.append(pd.hotspot)
+        rep.placed = len(placed)
+        rep.messages.append(
+            f"{p.name}: {len(placed)} detections placed (±{placed[0].uncertainty_m:.1f} m, {when[1]})"
+        )
+    return reports

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from shapely.geometry import Polygon
 
+from burnwatch.flights.place import ALGORITHM, PlacedDetection, confidence_class
 from burnwatch.types import Box, Detection, Hotspot
 
 DEFAULT_TILE_PX = 2048
@@ -53,6 +54,17 @@ class OrthoOutcome:
     windows: int = 0
     seconds: float = 0.0
     error: str | None = None
+
+
+def scan_task(
+    path: str, tile_px: int = DEFAULT_TILE_PX, overlap_px: int = DEFAULT_OVERLAP_PX
+) -> OrthoOutcome:
+    """Worker-process entry: scan with the detector built by
+    :func:`burnwatch.flights.worker.init_worker` (georeference only when there is none)."""
+    from burnwatch.flights.worker import current_detector
+
+    det = current_detector()
+    return scan_orthomosaic(path, det.detect_sliced if det is not None else None, tile_px, overlap_px)
 
 
 def windows(width: int, height: int, tile: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
@@ -237,21 +249,6 @@ def ortho_time(outcome: OrthoOutcome, fallback: datetime | None) -> tuple[dateti
     return None
 
 
-@dataclass(frozen=True)
-class OrthoPlaced:
-    """One orthomosaic detection on the ground."""
-
-    detection: Detection
-    x: float
-    y: float
-    lon: float
-    lat: float
-    polygon_native: Polygon  # in ``crs``
-    polygon: Polygon  # WGS84
-    uncertainty_m: float
-    hotspot: Hotspot
-
-
 def place_ortho_detections(
     outcome: OrthoOutcome,
     flight_id: str,
@@ -259,12 +256,11 @@ def place_ortho_detections(
     when: datetime,
     time_flag: str,
     sigma_m: float = ORTHO_SIGMA_M,
-) -> list[OrthoPlaced]:
-    """Georeference ``outcome``'s boxes into ``crs`` (the flight's UTM) and WGS84 hotspots."""
+) -> list[PlacedDetection]:
+    """Georeference ``outcome``'s boxes into ``crs`` (the flight's UTM) and WGS84 hotspots
+    (``z`` is NaN: a mosaic carries no heights)."""
     from affine import Affine
     from pyproj import Transformer
-
-    from burnwatch.flights.place import ALGORITHM, confidence_class
 
     assert outcome.transform is not None and outcome.crs is not None
     t = Affine(*outcome.transform)
@@ -314,6 +310,8 @@ def place_ortho_detections(
             flags=(time_flag,),
         )
         placed.append(
-            OrthoPlaced(d, float(nx[4]), float(ny[4]), float(lon[4]), float(lat[4]), native, wgs, unc, hs)
+            PlacedDetection(
+                d, float(nx[4]), float(ny[4]), math.nan, float(lon[4]), float(lat[4]), native, wgs, unc, hs
+            )
         )
     return placed

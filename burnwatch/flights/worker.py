@@ -116,6 +116,11 @@ def write_thumbnail(rgb: np.ndarray, detections: list[Detection], path: Path) ->
 _DETECTOR: ImageDetector | None = None
 
 
+def current_detector() -> ImageDetector | None:
+    """The detector :func:`init_worker` built in this process (None: detection off)."""
+    return _DETECTOR
+
+
 def init_worker(factory: DetectorFactory | None) -> None:
     """Process-pool initializer: build the detector once per worker process."""
     global _DETECTOR
