@@ -21,7 +21,6 @@ import json
 import math
 import statistics
 import sys
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 from burnwatch.flights.place import sigma_for  # noqa: E402
 from burnwatch.georef.camera import Camera, DSMGround, FlatGround, Pose, PoseSigma, ground_uncertainty  # noqa: E402
 from burnwatch.georef.refine import RefinePhoto, refine_attitudes  # noqa: E402
-from burnwatch.georef.selfcal import CalibParams  # noqa: E402
 from burnwatch.georef.tiepoints import extract_features  # noqa: E402
 from burnwatch.sources.drone_meta import intrinsics_from_meta, read_photo_meta  # noqa: E402
 
@@ -171,8 +169,7 @@ def bench_p4rtk(shared: Path) -> dict:
         from PIL import Image
 
         with Image.open(img) as im:
-            feats = extract_features(np.asarray(im.convert("RGB")))
-        to_refine.append(RefinePhoto(img.name, cam, sig, feats, meta.model or ""))
+            to_refine.append(RefinePhoto(img.name, cam, sig, extract_features(np.asarray(im.convert("RGB")))))
         predicted = [ground_uncertainty(cam, float(a), float(b), dsm, sig) for a, b in zip(u, v, strict=True)]
         refs = {"opk": opk_rays(recon, opk[img.stem], u, v), "opensfm": reference_rays(recon, img.stem, u, v)}
         # the airframe's yaw instead of the gimbal's, for comparison (docs: which yaw tag)
@@ -233,7 +230,6 @@ def bench_p4rtk(shared: Path) -> dict:
             }
         )
     refinement = _score_refinement(to_refine, dsm, flat, recon, opk, errors)
-    selfcal = _score_refinement(to_refine, dsm, flat, recon, opk, errors, self_calibrate=True)
     summary = {
         k: {
             "n": len(e),
@@ -243,30 +239,7 @@ def bench_p4rtk(shared: Path) -> dict:
         }
         for k, e in errors.items()
     }
-    return {
-        "rows": rows,
-        "summary": summary,
-        "headings": headings,
-        "refinement": refinement["photos"],
-        "selfcal": selfcal["photos"],
-        "selfcal_intrinsics": selfcal["intrinsics"],
-        "reference_intrinsics": _reference_intrinsics(recon),
-    }
-
-
-def _reference_intrinsics(recon: dict) -> dict[str, float]:
-    """The reconstruction's own calibrated camera in burnwatch's pixel convention (scoring only)."""
-    cam = next(iter(recon["cameras"].values()))
-    w, h = cam["width"], cam["height"]
-    size = max(w, h)
-    return {
-        "fx": round(cam["focal_x"] * size, 2),
-        "fy": round(cam["focal_y"] * size, 2),
-        "cx": round(w / 2.0 + cam["c_x"] * size, 2),
-        "cy": round(h / 2.0 + cam["c_y"] * size, 2),
-        "k1": round(cam["k1"], 5),
-        "k2": round(cam["k2"], 5),
-    }
+    return {"rows": rows, "summary": summary, "headings": headings, "refinement": refinement}
 
 
 def _ypr_deg(r_world_from_cam: np.ndarray) -> tuple[float, float, float]:
@@ -288,19 +261,16 @@ def _score_refinement(
     recon: dict,
     opk: dict[str, list[float]],
     errors: dict[str, list[float]],
-    self_calibrate: bool = False,
-) -> dict[str, list[dict]]:
-    """Refine the attitudes (and with ``self_calibrate`` the camera's intrinsics) from the frames
-    themselves (no reference pose or camera goes in), then score the refined cameras against
-    odm_xyz_opk.csv exactly as the metadata ones (``errors`` keys ``opk/dsm refined``,
-    ``opk/flat refined``, or ``... selfcal``). Per photo: tie points, RMS, corrections, and the
-    attitude differences to the OPK pose before and after; per camera: the intrinsics."""
+) -> list[dict]:
+    """Refine the attitudes from the frames themselves (no reference pose goes in), then score the
+    refined cameras against odm_xyz_opk.csv exactly as the metadata ones (``errors`` keys
+    ``opk/dsm refined``, ``opk/flat refined``). Per photo: tie points, RMS, corrections, and the
+    attitude differences to the OPK pose before and after."""
     import time
 
     t0 = time.perf_counter()
-    result = refine_attitudes(photos, dsm, self_calibrate=CalibParams() if self_calibrate else None)
+    result = refine_attitudes(photos, dsm)
     seconds = time.perf_counter() - t0
-    key_label = "selfcal" if self_calibrate else "refined"
     out = []
     for ph, r in zip(photos, result.photos, strict=True):
         row = opk[Path(ph.name).stem]
@@ -318,7 +288,7 @@ def _score_refinement(
                 names, np.hypot(*(ours[:, :2] - theirs[:, :2]).T), hit & hit_ref, strict=True
             ):
                 if ok:
-                    errors.setdefault(f"opk/{gname} {key_label}", []).append(float(e))
+                    errors.setdefault(f"opk/{gname} refined", []).append(float(e))
                     if gname == "dsm":
                         per_pixel[name] = round(float(e), 2)
                         sig = predicted[names.index(name)]
@@ -341,7 +311,7 @@ def _score_refinement(
                 "seconds_all_photos": round(seconds, 2),
             }
         )
-    return {"photos": out, "intrinsics": [i.summary() for i in result.intrinsics]}
+    return out
 
 
 def _wrap(angle: float) -> float:
@@ -486,15 +456,6 @@ def bench_brighton(shared: Path) -> dict:
     }
 
 
-def _print_summary(summary: dict, keep: Callable[[str], bool]) -> None:
-    for key, s in summary.items():
-        if keep(key):
-            print(
-                f"  {key:18s} n={s['n']:2d}  median {s['median_m']:.2f} m  mean {s['mean_m']:.2f} m"
-                f"  max {s['max_m']:.2f} m"
-            )
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -514,37 +475,35 @@ def main() -> None:
                 + ("" if r["hit"] else "  (ray leaves DSM)")
                 + (f"  dz={r['dz_m']:+.2f} m [{r['intrinsics']}]" if "dz_m" in r else "")
             )
-    _print_summary(p4["summary"], lambda k: not k.endswith(("refined", "selfcal")))
-    blocks = (
-        ("refinement", "refined", "metadata + tie points"),
-        ("selfcal", "selfcal", "metadata + tie points + self-calibration"),
-    )
-    for block, label, title in blocks:
+    for key, s in p4["summary"].items():
+        if key.endswith("refined"):
+            continue
         print(
-            f"P4RTK oblique: {title} (uses the image content of the flight's own 4 photos and the DSM;"
-            " the reference poses and camera only score it)"
+            f"  {key:14s} n={s['n']:2d}  median {s['median_m']:.2f} m  mean {s['mean_m']:.2f} m  max {s['max_m']:.2f} m"
         )
-        for r in p4[block]:
+    print(
+        "P4RTK oblique: metadata + tie-point refinement (uses the image content of the flight's own 4 photos"
+        " and the DSM; the reference poses only score it)"
+    )
+    for r in p4["refinement"]:
+        print(
+            f"  {r['photo']:20s} {'refined' if r['refined'] else 'KEPT   '} ties {r['tie_points']:4d}"
+            f"  RMS {r['rms_before_px'] or float('nan'):5.2f} -> {r['rms_after_px'] or float('nan'):4.2f} px"
+            f"  d yaw/pitch/roll {r['d_yaw_deg']:+.2f}/{r['d_pitch_deg']:+.2f}/{r['d_roll_deg']:+.2f}°"
+            f"  sigma {'/'.join(f'{x:.2f}' for x in r['sigma_deg'])}°"
+            f"  minus OPK: tags {r['minus_opk_ypr_deg']['metadata']} refined {r['minus_opk_ypr_deg']['refined']}"
+        )
+        print(f"  {'':20s} errors on the DSM (m): {r['errors_dsm_m']}")
+    print(f"  refinement time (4 photos, after SIFT): {p4['refinement'][0]['seconds_all_photos']:.2f} s")
+    w = np.sum([r["within_1_2_sigma_of_n"] for r in p4["refinement"]], axis=0)
+    print(
+        f"  refined errors within the refined predicted 1-sigma: {w[0]} of {w[2]}, 2-sigma: {w[1]} of {w[2]}"
+    )
+    for key, s in p4["summary"].items():
+        if key.endswith("refined"):
             print(
-                f"  {r['photo']:20s} {'refined' if r['refined'] else 'KEPT   '} ties {r['tie_points']:4d}"
-                f"  RMS {r['rms_before_px'] or float('nan'):5.2f} -> {r['rms_after_px'] or float('nan'):4.2f} px"
-                f"  d yaw/pitch/roll {r['d_yaw_deg']:+.2f}/{r['d_pitch_deg']:+.2f}/{r['d_roll_deg']:+.2f}°"
-                f"  sigma {'/'.join(f'{x:.2f}' for x in r['sigma_deg'])}°"
-                f"  minus OPK: tags {r['minus_opk_ypr_deg']['metadata']} refined {r['minus_opk_ypr_deg']['refined']}"
+                f"  {key:18s} n={s['n']:2d}  median {s['median_m']:.2f} m  mean {s['mean_m']:.2f} m  max {s['max_m']:.2f} m"
             )
-            print(f"  {'':20s} errors on the DSM (m): {r['errors_dsm_m']}")
-        if block == "selfcal":
-            ref = p4["reference_intrinsics"]
-            for cam in p4["selfcal_intrinsics"]:
-                print(f"  camera {cam['message']}")
-                print(f"  {'':8s}{'':10s}" + "".join(f"{k:>10s}" for k in ref))
-                for row, vals in (("tags", cam["tags"]), ("estimate", cam["estimate"]), ("reference", ref)):
-                    print(f"  {'':8s}{row:10s}" + "".join(f"{vals[k]:10.4g}" for k in ref))
-                print(f"  {'':8s}max |correlation| with any other parameter: {cam['max_correlation']}")
-        print(f"  time (4 photos, after SIFT): {p4[block][0]['seconds_all_photos']:.2f} s")
-        w = np.sum([r["within_1_2_sigma_of_n"] for r in p4[block]], axis=0)
-        print(f"  errors within the refined predicted 1-sigma: {w[0]} of {w[2]}, 2-sigma: {w[1]} of {w[2]}")
-        _print_summary(p4["summary"], lambda k, lab=label: k.endswith(lab))  # type: ignore[misc]
     print(
         "  camera heading: gimbal vs airframe yaw tag against the photogrammetric heading (deg, true north)"
     )

@@ -58,8 +58,7 @@ class ShotSpec:
     pitch: float  # deg, -90 nadir
     width: int = 1368
     height: int = 912
-    focal_px: float = 916.0  # the TRUE focal length the photo is rendered with
-    pp_offset: tuple[float, float] = (0.0, 0.0)  # TRUE principal point minus the image centre, px
+    focal_px: float = 916.0
     time: datetime | None = datetime(2026, 3, 1, 9, 30, 0)
     model: str = "FC6310"
     exif_gps: bool = True
@@ -92,8 +91,8 @@ def project_markers(
     right = np.array([math.cos(psi), -math.sin(psi), 0.0])
     down = np.cross(fwd, right)
     z = p @ fwd
-    u = spec.focal_px * (p @ right) / z + spec.width / 2 + spec.pp_offset[0]
-    v = spec.focal_px * (p @ down) / z + spec.height / 2 + spec.pp_offset[1]
+    u = spec.focal_px * (p @ right) / z + spec.width / 2
+    v = spec.focal_px * (p @ down) / z + spec.height / 2
     return u, v
 
 
@@ -274,8 +273,8 @@ def render_textured(spec: ShotSpec, ground: GroundTexture) -> np.ndarray:
     vv, uu = np.mgrid[0 : spec.height, 0 : spec.width].astype(float) + 0.5
     d = (
         fwd[None, None, :]
-        + ((uu - spec.width / 2 - spec.pp_offset[0]) / spec.focal_px)[..., None] * right
-        + ((vv - spec.height / 2 - spec.pp_offset[1]) / spec.focal_px)[..., None] * down
+        + ((uu - spec.width / 2) / spec.focal_px)[..., None] * right
+        + ((vv - spec.height / 2) / spec.focal_px)[..., None] * down
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(d[..., 2] < 0, -cam[2] / d[..., 2], np.nan)

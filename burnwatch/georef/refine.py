@@ -28,17 +28,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from burnwatch.georef.camera import Camera, DSMGround, Ground, PoseSigma, rotation_enu_from_camera
-from burnwatch.georef.selfcal import (
-    CALIB_PARAMS,
-    CalibParams,
-    CameraGroup,
-    IntrinsicsRefinement,
-    apply_delta,
-    camera_groups,
-    coverage_cells,
-    fmt_param,
-    undetermined,
-)
 from burnwatch.georef.tiepoints import (
     Features,
     PairMatches,
@@ -84,7 +73,6 @@ class RefinePhoto:
     camera: Camera
     sigma: PoseSigma
     features: Features
-    camera_id: str = ""  # e.g. the EXIF model; photos with the same id and tags share intrinsics
 
 
 @dataclass(frozen=True)
@@ -137,7 +125,6 @@ def _r(x: float, nd: int) -> float | None:
 class RefineResult:
     photos: list[PhotoRefinement]
     pairs: list[dict[str, object]] = field(default_factory=list)
-    intrinsics: list[IntrinsicsRefinement] = field(default_factory=list)  # with self-calibration
 
     @property
     def refined(self) -> int:
@@ -145,17 +132,12 @@ class RefineResult:
 
 
 def refine_attitudes(
-    photos: Sequence[RefinePhoto],
-    ground: Ground,
-    params: RefineParams | None = None,
-    self_calibrate: CalibParams | None = None,
+    photos: Sequence[RefinePhoto], ground: Ground, params: RefineParams | None = None
 ) -> RefineResult:
     """Match tie points between overlapping photos and adjust their attitudes (see module doc).
 
     ``ground`` (DSM or plane, in the cameras' CRS) predicts where a keypoint appears in the
     other photos and, when it is a :class:`DSMGround`, constrains the tie points' heights.
-    ``self_calibrate``: also estimate each camera's intrinsics where the photos determine
-    them (:mod:`burnwatch.georef.selfcal`); refined photos then carry the refined intrinsics.
     """
     p = params or RefineParams()
     cams = [ph.camera for ph in photos]
@@ -182,10 +164,7 @@ def refine_attitudes(
             matches.append(PairMatches(a, b, idx, n_cand))
     tracks = build_tracks(matches, len(photos))
     adj = _Adjustment(photos, tracks, ground, p)
-    if self_calibrate is None:
-        return RefineResult(adj.run(), pair_info)
-    outcomes, intrinsics = adj.run_self_calibrating(self_calibrate)
-    return RefineResult(outcomes, pair_info, intrinsics)
+    return RefineResult(adj.run(), pair_info)
 
 
 def _angle_px(ph: RefinePhoto) -> float:
@@ -201,16 +180,10 @@ class _Adjustment:
         self, photos: Sequence[RefinePhoto], tracks: list[dict[int, int]], ground: Ground, p: RefineParams
     ):
         self.photos, self.tracks, self.p, self.ground = photos, tracks, p, ground
-        self.all_tracks = tracks  # every solve starts from these (outliers are per solve)
         self.dsm = ground if isinstance(ground, DSMGround) and p.ground_sigma_m else None
         self.reasons: dict[int, str] = {}
 
-    def run(self, calib: list[_Calib] | None = None) -> list[PhotoRefinement]:
-        fit, active = self._solve(calib or [])
-        return [self._outcome(i, fit if (fit and i in active) else None) for i in range(len(self.photos))]
-
-    def _solve(self, calib: list[_Calib]) -> tuple[_Fit | None, set[int]]:
-        self.reasons, self.tracks = {}, self.all_tracks
+    def run(self) -> list[PhotoRefinement]:
         active = self._prune(set(range(len(self.photos))))
         fit: _Fit | None = None
         for it in range(4):  # solve; drop outlier observations and refused photos; solve again
@@ -224,7 +197,6 @@ class _Adjustment:
                 self.ground,
                 self.dsm,
                 self.p,
-                [c for c in calib if set(c.group.members) & active],
             )
             if not fit.solve():
                 for i in active:
@@ -243,83 +215,7 @@ class _Adjustment:
                 break
             self.tracks = fit.cleaned_tracks(bad)
             active = self._prune(active - refused)
-        return fit, active
-
-    def run_self_calibrating(
-        self, cp: CalibParams
-    ) -> tuple[list[PhotoRefinement], list[IntrinsicsRefinement]]:
-        """Adjust with each camera's intrinsics as unknowns; parameters the photos do not determine
-        are fixed at the tags and the adjustment re-run (at most 3 times); a camera left with none
-        keeps its tags. Photos then get the intrinsics of their camera (refined or tags)."""
-        groups = camera_groups(
-            [ph.camera_id for ph in self.photos], [ph.camera.intrinsics for ph in self.photos]
-        )
-        calib = [_Calib(g, CALIB_PARAMS, cp) for g in groups]
-        why: dict[str, str] = {}
-        for _ in range(4):
-            fit, active = self._solve(calib)
-            changed, next_calib = False, []
-            for c in calib:
-                reason, drop = self._assess(fit, active, c, cp)
-                kept = tuple(n for n in c.names if n not in drop)
-                if reason or not kept:
-                    why[c.group.key] = (
-                        reason
-                        or "no parameter is determined by the photos ("
-                        + "; ".join(f"{n}: {r}" for n, r in drop.items())
-                        + ")"
-                    )
-                elif drop:
-                    next_calib.append(_Calib(c.group, kept, cp))
-                else:
-                    next_calib.append(c)
-                changed |= bool(reason or drop)
-            calib = next_calib
-            if not changed:
-                break
-        else:
-            for c in calib:
-                why[c.group.key] = "the estimated parameters did not settle"
-            calib = []
-            fit, active = self._solve([])
-        if calib and fit is None:
-            for c in calib:
-                why[c.group.key] = "the adjustment with intrinsics failed"
-            calib = []
-            fit, active = self._solve([])
-        outcomes = [self._outcome(i, fit if (fit and i in active) else None) for i in range(len(self.photos))]
-        intr = []
-        for g in groups:
-            names = tuple(self.photos[i].name for i in g.members)
-            cal = next((c for c in calib if c.group.key == g.key), None)
-            if cal is None or fit is None:
-                msg = f"intrinsics not self-calibrated: {why.get(g.key, 'not in the adjustment')}; tags kept"
-                intr.append(IntrinsicsRefinement(g.key, names, False, msg, g.tags, g.tags))
-                continue
-            intr.append(fit.intrinsics_outcome(cal, names))
-        return outcomes, intr
-
-    def _assess(
-        self, fit: _Fit | None, active: set[int], c: _Calib, cp: CalibParams
-    ) -> tuple[str | None, dict[str, str]]:
-        """(reason to refuse the camera, parameters to fix) after a solve."""
-        members = set(c.group.members) & active if fit is not None else set()
-        if fit is None or len(members) < cp.min_photos:
-            return (
-                f"{len(members)} photo(s) of this camera refined in the adjustment, "
-                f"fewer than the {cp.min_photos} needed",
-                {},
-            )
-        xy = fit.observations_of(members)
-        cells = coverage_cells(xy, c.group.tags.width, c.group.tags.height, cp.grid, cp.min_cell_obs)
-        if cells < cp.min_cells:
-            return (
-                f"tie points cover {cells} of {cp.grid * cp.grid} cells of the frame "
-                f"(>= {cp.min_cell_obs} observations each), fewer than the {cp.min_cells} needed",
-                {},
-            )
-        sd, corr = fit.intrinsics_stats(c)
-        return None, undetermined(c.names, c.prior, sd, corr, cp)
+        return [self._outcome(i, fit if (fit and i in active) else None) for i in range(len(self.photos))]
 
     def _prune(self, active: set[int]) -> set[int]:
         """Drop photos with too few tie points (repeatedly: dropping one thins its partners)."""
@@ -350,22 +246,8 @@ class _Adjustment:
         return fit.outcome(i)
 
 
-@dataclass(frozen=True)
-class _Calib:
-    """A camera whose intrinsics are unknowns: the parameters estimated and their prior sigmas."""
-
-    group: CameraGroup
-    names: tuple[str, ...]
-    cp: CalibParams
-
-    @property
-    def prior(self) -> np.ndarray:
-        return np.array([self.cp.prior.sigma(n, self.group.tags) for n in self.names])
-
-
 class _Fit:
-    """One least-squares solve over ``active`` photos (6 parameters each), the intrinsics of the
-    cameras in ``calib`` (a few parameters per camera) and ``tracks``."""
+    """One least-squares solve over ``active`` photos (6 parameters each) and ``tracks``."""
 
     def __init__(
         self,
@@ -375,7 +257,6 @@ class _Fit:
         ground: Ground,
         dsm: DSMGround | None,
         p: RefineParams,
-        calib: Sequence[_Calib] = (),
     ) -> None:
         self.photos, self.tracks, self.p, self.ground, self.dsm = photos, tracks, p, ground, dsm
         self.order = sorted(active)
@@ -393,18 +274,6 @@ class _Fit:
         self.obs_xy, self.obs_sig = np.array(obs_xy).reshape(-1, 2), np.array(obs_sig)
         self.nc, self.np_ = len(self.order), len(tracks)
         self.prior_sig = np.array([self._prior(i) for i in self.order]).reshape(-1, _CAM)
-        # intrinsics: camera c's parameters are x[self.intr_at[c] : + len(names)]
-        self.calib = list(calib)
-        self.intr_at, off = [], self.nc * _CAM
-        self.calib_of_slot = np.full(self.nc, -1)
-        for c_idx, c in enumerate(self.calib):
-            self.intr_at.append(off)
-            off += len(c.names)
-            for i in c.group.members:
-                if i in self.slot:
-                    self.calib_of_slot[self.slot[i]] = c_idx
-        self.nq = off  # camera-side unknowns (poses + intrinsics)
-        self.q_prior = np.concatenate([self.prior_sig.ravel(), *[c.prior for c in self.calib]])
         self.status = ""
         self.x = np.zeros(0)
         self.cov = np.zeros((0, 0))
@@ -415,8 +284,7 @@ class _Fit:
         h = max(s.horizontal_m / math.sqrt(2.0), 1e-3)
         return [s.yaw_deg, s.pitch_deg, s.roll_deg, h, h, max(s.vertical_m, 1e-3)]
 
-    def _cameras(self, q: np.ndarray) -> list[Camera]:
-        cam_params = q[: self.nc * _CAM].reshape(-1, _CAM)
+    def _cameras(self, cam_params: np.ndarray) -> list[Camera]:
         out = []
         for k, i in enumerate(self.order):
             c = self.photos[i].camera
@@ -430,18 +298,13 @@ class _Fit:
                 y=c.pose.y + d[4],
                 z=c.pose.z + d[5],
             )
-            intr = c.intrinsics
-            ci = self.calib_of_slot[k]
-            if ci >= 0:
-                names = self.calib[ci].names
-                intr = apply_delta(intr, q[self.intr_at[ci] : self.intr_at[ci] + len(names)], names)
-            out.append(Camera(intr, pose))
+            out.append(Camera(c.intrinsics, pose))
         return out
 
-    def _reproject(self, q: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    def _reproject(self, cam_params: np.ndarray, pts: np.ndarray) -> np.ndarray:
         """Reprojection residuals (Nobs x 2, pixels)."""
         res = np.zeros((len(self.obs_cam), 2))
-        for k, cam in enumerate(self._cameras(q)):
+        for k, cam in enumerate(self._cameras(cam_params)):
             sel = self.obs_cam == k
             if not sel.any():
                 continue
@@ -453,14 +316,14 @@ class _Fit:
             res[sel] = np.stack([u, v], -1) - self.obs_xy[sel]
         return res
 
-    def _residuals(self, x: np.ndarray, fixed_q: np.ndarray | None = None) -> np.ndarray:
-        if fixed_q is None:
-            q, pts = x[: self.nq], x[self.nq :].reshape(-1, 3)
+    def _residuals(self, x: np.ndarray, fixed_cams: np.ndarray | None = None) -> np.ndarray:
+        if fixed_cams is None:
+            cam_params, pts = x[: self.nc * _CAM].reshape(-1, _CAM), x[self.nc * _CAM :].reshape(-1, 3)
         else:
-            q, pts = fixed_q, x.reshape(-1, 3)
-        parts = [(self._reproject(q, pts) / self.obs_sig[:, None]).ravel()]
-        if fixed_q is None:
-            parts.append(q / self.q_prior)
+            cam_params, pts = fixed_cams, x.reshape(-1, 3)
+        parts = [(self._reproject(cam_params, pts) / self.obs_sig[:, None]).ravel()]
+        if fixed_cams is None:
+            parts.append((cam_params / self.prior_sig).ravel())
         if self.dsm is not None and self.p.ground_sigma_m:
             h = self.dsm.height_at(pts[:, 0], pts[:, 1])
             parts.append(np.where(np.isfinite(h), (pts[:, 2] - h) / self.p.ground_sigma_m, 0.0))
@@ -470,23 +333,19 @@ class _Fit:
         from scipy.sparse import lil_matrix
 
         n_obs = len(self.obs_cam)
-        off = self.nq if with_cams else 0
-        rows = 2 * n_obs + (self.nq if with_cams else 0) + (self.np_ if self.dsm is not None else 0)
+        off = self.nc * _CAM if with_cams else 0
+        rows = 2 * n_obs + (self.nc * _CAM if with_cams else 0) + (self.np_ if self.dsm is not None else 0)
         s = lil_matrix((rows, off + 3 * self.np_), dtype=np.int8)
         for o in range(n_obs):
-            k = self.obs_cam[o]
-            ci = self.calib_of_slot[k]
             for r in (2 * o, 2 * o + 1):
                 if with_cams:
-                    s[r, k * _CAM : (k + 1) * _CAM] = 1
-                    if ci >= 0:
-                        s[r, self.intr_at[ci] : self.intr_at[ci] + len(self.calib[ci].names)] = 1
+                    s[r, self.obs_cam[o] * _CAM : (self.obs_cam[o] + 1) * _CAM] = 1
                 s[r, off + 3 * self.obs_pt[o] : off + 3 * self.obs_pt[o] + 3] = 1
         r0 = 2 * n_obs
         if with_cams:
-            for k in range(self.nq):
+            for k in range(self.nc * _CAM):
                 s[r0 + k, k] = 1
-            r0 += self.nq
+            r0 += self.nc * _CAM
         if self.dsm is not None:
             for j in range(self.np_):
                 s[r0 + j, off + 3 * j : off + 3 * j + 3] = 1
@@ -513,7 +372,7 @@ class _Fit:
             self.status = "no tie points"
             return False
         pts0 = self._initial_points()
-        zero = np.zeros(self.nq)
+        zero = np.zeros((self.nc, _CAM))
         kw = {"loss": "soft_l1", "f_scale": self.p.loss_scale, "method": "trf", "x_scale": "jac"}
         # metadata poses held fixed: the tie points' RMS "before"
         pre = least_squares(
@@ -522,7 +381,7 @@ class _Fit:
         err0 = np.hypot(*self._reproject(zero, pre.x.reshape(-1, 3)).T)
         for k, i in enumerate(self.order):
             self.rms_before[i] = _rms(err0[self.obs_cam == k])
-        x0 = np.concatenate([zero, pre.x])
+        x0 = np.concatenate([zero.ravel(), pre.x])
         res = least_squares(self._residuals, x0, jac_sparsity=self._sparsity(True), max_nfev=200, **kw)
         self.status = res.message
         if not res.success or not np.all(np.isfinite(res.x)):
@@ -536,12 +395,12 @@ class _Fit:
         return True
 
     def _covariance(self, jac: object) -> np.ndarray | None:
-        """Covariance of the camera-side parameters (Schur complement over the tie points)."""
+        """Covariance of the camera parameters (Schur complement over the tie points)."""
         from scipy.sparse import block_diag, csr_matrix
 
         j = csr_matrix(jac)
         h = (j.T @ j).tocsr()
-        nc = self.nq
+        nc = self.nc * _CAM
         hcc = h[:nc, :nc].toarray()
         hcp = h[:nc, nc:]
         hpp = h[nc:, nc:].toarray() if self.np_ * 3 <= 600 else None
@@ -556,67 +415,20 @@ class _Fit:
         s = np.asarray(s.toarray() if hasattr(s, "toarray") else s)
         if not np.all(np.isfinite(s)) or np.linalg.cond(s) > 1e12:
             return None
-        r = self._reproject(self._q(), self._points()) / self.obs_sig[:, None]
+        r = self._reproject(self._cam_params(), self._points()) / self.obs_sig[:, None]
         # priors add as many equations as camera unknowns; DSM heights one per tie point
         dof = max(1, r.size - 3 * self.np_ + (self.np_ if self.dsm is not None else 0))
         s0sq = max(1.0, float(np.sum(np.minimum(r, self.p.outlier_sigmas) ** 2)) / dof)
         return np.linalg.inv(s) * s0sq
 
-    def _q(self) -> np.ndarray:
-        return self.x[: self.nq]
-
     def _cam_params(self) -> np.ndarray:
         return self.x[: self.nc * _CAM].reshape(-1, _CAM)
 
     def _points(self) -> np.ndarray:
-        return self.x[self.nq :].reshape(-1, 3)
+        return self.x[self.nc * _CAM :].reshape(-1, 3)
 
     def _errors(self) -> np.ndarray:
-        return np.hypot(*self._reproject(self._q(), self._points()).T)
-
-    def observations_of(self, photos: set[int]) -> np.ndarray:
-        """Tie-point observations (Nx2 pixels) in the given photos."""
-        slots = [self.slot[i] for i in photos if i in self.slot]
-        return self.obs_xy[np.isin(self.obs_cam, slots)]
-
-    def intrinsics_stats(self, c: _Calib) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior sigmas of camera ``c``'s parameters and their correlation matrix."""
-        ci = self.calib.index(c)
-        sl = slice(self.intr_at[ci], self.intr_at[ci] + len(c.names))
-        block = self.cov[sl, sl]
-        sd = np.sqrt(np.clip(np.diag(block), 0.0, None))
-        return sd, block / np.maximum(np.outer(sd, sd), 1e-300)
-
-    def intrinsics_outcome(self, c: _Calib, photos: tuple[str, ...]) -> IntrinsicsRefinement:
-        ci = self.calib.index(c)
-        a = self.intr_at[ci]
-        delta = self.x[a : a + len(c.names)]
-        sd, _ = self.intrinsics_stats(c)
-        full_sd = np.sqrt(np.clip(np.diag(self.cov), 0.0, None))
-        corr = self.cov / np.maximum(np.outer(full_sd, full_sd), 1e-300)
-        np.fill_diagonal(corr, 0.0)
-        intr = apply_delta(c.group.tags, delta, c.names)
-        max_corr = {n: float(np.max(np.abs(corr[a + k]))) for k, n in enumerate(c.names)}
-        shown = ", ".join(
-            f"{n} {fmt_param(n, d, sign=True)} (sigma {fmt_param(n, s)})"
-            for n, d, s in zip(c.names, delta, sd, strict=True)
-        )
-        fixed = [n for n in CALIB_PARAMS if n not in c.names]
-        msg = f"intrinsics self-calibrated from {len(photos)} photos: {shown}" + (
-            f"; {', '.join(fixed)} fixed at the tags (not determined by the photos)" if fixed else ""
-        )
-        return IntrinsicsRefinement(
-            c.group.key,
-            photos,
-            True,
-            msg,
-            c.group.tags,
-            intr,
-            c.names,
-            dict(zip(c.names, (float(v) for v in sd), strict=True)),
-            dict(zip(c.names, (float(v) for v in c.prior), strict=True)),
-            max_corr,
-        )
+        return np.hypot(*self._reproject(self._cam_params(), self._points()).T)
 
     def outliers(self) -> set[tuple[int, int]]:
         """(photo, track) observations whose residual exceeds ``outlier_sigmas``."""
@@ -658,7 +470,7 @@ class _Fit:
         k = self.slot[i]
         ph = self.photos[i]
         d, sd = self._cam_params()[k], self._sd(k)
-        cam = self._cameras(self._q())[k]
+        cam = self._cameras(self._cam_params())[k]
         err = self._errors()[self.obs_cam == k]
         partners = sorted(
             {self.photos[o].name for t in self.tracks if i in t for o in t if o != i and o in self.slot}
