@@ -171,7 +171,13 @@ def test_ogc_api_features(api: ApiEnv) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{}, {"bbox": "105.5,20.0,106.6,21.0"}, {"status": "new"}, {"province": HY}, {"limit": "1", "offset": "1"}],
+    [
+        {},
+        {"bbox": "105.5,20.0,106.6,21.0"},
+        {"status": "new"},
+        {"province": HY},
+        {"limit": "1", "offset": "1"},
+    ],
     ids=["all", "bbox", "status", "province", "second-page"],
 )
 def test_incident_pages_equal_the_orm_features(api: ApiEnv, params: dict[str, str]) -> None:
@@ -188,10 +194,35 @@ def test_incident_pages_equal_the_orm_features(api: ApiEnv, params: dict[str, st
     assert fc.status_code == 200 and fc.headers["content-type"].startswith("application/geo+json")
     body = fc.json()
     f = queries.Filters(
-        bbox=queries.parse_bbox(params.get("bbox")), status=params.get("status"), province=params.get("province")
+        bbox=queries.parse_bbox(params.get("bbox")),
+        status=params.get("status"),
+        province=params.get("province"),
     )
     with session_scope(api.settings.database_url) as s:
         rows, total = queries.incidents(s, f, int(params.get("limit", 1000)), int(params.get("offset", 0)))
         expected = json.loads(json.dumps([queries.incident_feature(i, c) for i, c in rows]))
     assert rows and body["numberMatched"] == total and body["numberReturned"] == len(rows)
     assert body["features"] == expected
+
+
+def test_hotspot_pages_are_the_same_whichever_index_sqlite_walks(
+    api: ApiEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big boxes walk the time index newest first (SQLite); the page must not change."""
+    from burnwatch.api import queries
+    from burnwatch.store.db import session_scope
+
+    big = queries.Filters(bbox=(100.0, 5.0, 110.0, 25.0))
+    small = queries.Filters(bbox=(100.0, 5.0, 100.1, 5.1))
+    with session_scope(api.settings.database_url) as s:
+        assert queries._newest_first_is_cheaper(s, big, 1) is True  # 3 matches >= sqrt(3 * 1) + 1
+        assert queries._newest_first_is_cheaper(s, big, 1000) is False
+        assert queries._newest_first_is_cheaper(s, small, 1) is False
+        pages = {}
+        for forced in (True, False):
+            monkeypatch.setattr(queries, "_newest_first_is_cheaper", lambda *a, forced=forced: forced)
+            pages[forced] = [queries.hotspot_points(s, big, n, o) for n, o in ((1000, 0), (2, 0), (2, 1))]
+    assert pages[True] == pages[False] and len(pages[True][0]) == 3
+    assert [f["properties"]["time"] for f in pages[True][0]] == sorted(
+        (f["properties"]["time"] for f in pages[True][0]), reverse=True
+    )

@@ -217,11 +217,14 @@ def feature_collection(features: list[dict[str, Any]], **members: Any) -> bytes:
     return orjson.dumps({"type": "FeatureCollection", **members, "features": features})
 
 
-def hotspot_stmt(f: Filters) -> Select[Any]:
+def hotspot_stmt(f: Filters, bbox_index: bool = True) -> Select[Any]:
+    """Hotspots matching ``f``. ``bbox_index=False`` writes the bbox test as ``lat + 0``
+    so no (lat, lon) index can answer it (SQLite then walks the time index instead)."""
     stmt: Select[Any] = select(HotspotRow)
     if f.bbox is not None:
         x0, y0, x1, y1 = f.bbox
-        stmt = stmt.where(HotspotRow.lat.between(y0, y1), HotspotRow.lon.between(x0, x1))
+        lat = HotspotRow.lat if bbox_index else HotspotRow.lat + 0
+        stmt = stmt.where(lat.between(y0, y1), HotspotRow.lon.between(x0, x1))
     if f.start is not None:
         stmt = stmt.where(HotspotRow.time >= f.start)
     if f.end is not None:
@@ -278,7 +281,12 @@ def hotspot_points(session: Session, f: Filters, limit: int = 1000, offset: int 
     cols = [
         _iso_sql(HotspotRow.time, postgis) if c == "time" else getattr(HotspotRow, c) for c in POINT_COLUMNS
     ]
-    stmt = hotspot_stmt(f).with_only_columns(*cols).order_by(HotspotRow.time.desc(), HotspotRow.id)
+    by_time = not postgis and _newest_first_is_cheaper(session, f, limit + offset)
+    stmt = (
+        hotspot_stmt(f, bbox_index=not by_time)
+        .with_only_columns(*cols)
+        .order_by(HotspotRow.time.desc(), HotspotRow.id)
+    )
     out = []
     for row in session.execute(stmt.limit(limit).offset(offset)):
         props = dict(zip(POINT_COLUMNS, row, strict=True))
@@ -293,6 +301,28 @@ def hotspot_points(session: Session, f: Filters, limit: int = 1000, offset: int 
             }
         )
     return out
+
+
+def _newest_first_is_cheaper(session: Session, f: Filters, rows: int) -> bool:
+    """SQLite's planner always answers a bbox page from the (lat, lon) index: it reads every
+    hotspot in the box and sorts them, which is slow for a big box (115,000 hotspots in a 1°
+    box of the 1M-row benchmark: 270 ms). Walking the time index newest first and stopping at
+    the page's last row reads about ``total * rows / matches`` rows instead. That is cheaper
+    when ``matches² > total * rows``; the matches are counted from the covering (lat, lon)
+    index only up to that threshold. (PostgreSQL's planner makes this choice itself from its
+    column statistics.)"""
+    if f.bbox is None or f.incident_id is not None:
+        return False
+    total = int(session.scalar(select(func.max(HotspotRow.id))) or 0)
+    threshold = int((total * rows) ** 0.5) + 1
+    x0, y0, x1, y1 = f.bbox
+    probe = (
+        select(HotspotRow.id)
+        .where(HotspotRow.lat.between(y0, y1), HotspotRow.lon.between(x0, x1))
+        .limit(threshold)
+        .subquery()
+    )
+    return int(session.scalar(select(func.count()).select_from(probe)) or 0) >= threshold
 
 
 def iso_utc(t: datetime | None) -> str | None:
