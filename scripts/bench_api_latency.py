@@ -261,7 +261,7 @@ def serve(url: str, workdir: Path) -> Iterator[str]:
     except ConflictError:  # a reused bench database
         pass
     settings = load_settings(database_url=url, data_dir=workdir / "data", secret_key="bench-secret")
-    app = create_app(settings, detector_factory=None, flight_workers=0)
+    app = create_app(settings, detector_factory=None, flight_workers=0, freeze_gc=True)  # as `burnwatch serve`
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +86,23 @@ def test_content_security_policy_allows_only_this_server_and_the_basemap() -> No
     assert "script-src 'self';" in offline and "img-src 'self' data: blob:;" in offline
     online = content_security_policy("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png")
     assert "img-src 'self' data: blob: https://*.tile.openstreetmap.org;" in online
+
+
+def test_serve_freezes_its_start_up_objects(tmp_path: Path) -> None:
+    """``burnwatch serve`` (``freeze_gc``) moves start-up objects out of the collector's reach."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from burnwatch.api import create_app
+    from burnwatch.config import load_settings
+
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 'a.db'}", data_dir=str(tmp_path))
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(settings, detector_factory=None, flight_workers=0)):
+            assert gc.get_freeze_count() == 0
+        with TestClient(create_app(settings, detector_factory=None, flight_workers=0, freeze_gc=True)):
+            assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()

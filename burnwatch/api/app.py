@@ -42,16 +42,29 @@ def content_security_policy(tile_url: str | None) -> str:
     )
 
 
+def freeze_startup_objects() -> None:
+    """Move everything alive after start-up (modules, ORM metadata, templates, ...) out of the
+    garbage collector's reach. A full collection otherwise walks all of them in the middle of
+    a request: 40-60 ms added to 5 % of the 1,000-feature incident pages (measured,
+    docs/api.md). Requests still collect their own garbage. Python's ``gc.freeze``."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     detector_factory: Callable[[], Any] | None = _DEFAULT,
     clock: Callable[[], float] = time.time,
     flight_workers: int = 1,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     """Build the app. ``detector_factory`` makes the flight detector (default: the shipped
     model, loaded in the worker processes); ``flight_workers`` = 0 runs detection in the
-    job thread (tests with a fake detector)."""
+    job thread (tests with a fake detector). ``freeze_gc``: :func:`freeze_startup_objects`
+    when the server starts (``burnwatch serve``; one app per process)."""
     from fastapi.staticfiles import StaticFiles
     from fastapi.templating import Jinja2Templates
 
@@ -74,6 +87,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         jobs.mark_interrupted()
+        if freeze_gc:
+            freeze_startup_objects()
         yield
         jobs.shutdown()
 

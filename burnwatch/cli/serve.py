@@ -40,6 +40,6 @@ def serve(host: str, port: int, flight_workers: int, log_level: str) -> None:
         "localhost",
     ):
         raise click.UsageError("set BURNWATCH_SECRET_KEY before serving on a non-loopback interface")
-    app = create_app(settings, flight_workers=flight_workers)
+    app = create_app(settings, flight_workers=flight_workers, freeze_gc=True)
     click.echo(f"burnwatch web app on http://{host}:{port}/ (database {settings.database_url})")
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)
