@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_file
 from drone_synth import (
     OrangeBlobDetector,
     ShotSpec,
@@ -226,3 +227,21 @@ def test_orthomosaic_only_flights(tmp_path: Path) -> None:
     # without a detector the mosaic is only read
     res = ingest_flight(untagged, tmp_path / "out3", detector_factory=None, workers=0)
     assert res.files[0].status == "orthomosaic" and "not scanned" in res.files[0].messages[0]
+
+
+def test_real_opendronemap_orthophoto_with_the_shipped_detector(shared_dir: Path, tmp_path: Path) -> None:
+    """A real ODM orthophoto (RGBA, UTM 15N, 0.5 m) goes through ingest with the real
+    detector: read, scanned, no fire on this farmland, nothing stored."""
+    import shutil
+
+    from burnwatch.flights import ingest_flight
+    from burnwatch.flights.ingest import default_detector_factory
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(shared_file(shared_dir, "data/drone/parser_fixtures/orthophoto.tif"), src / "orthophoto.tif")
+    res = ingest_flight(src, tmp_path / "out", detector_factory=default_detector_factory, workers=1)
+    (rep,) = res.files
+    assert rep.status == "orthomosaic", rep
+    assert "EPSG:32615, 212 x 212 px, 1 window scanned" in rep.messages[0]
+    assert rep.detections == 0 and not res.hotspots

@@ -458,7 +458,8 @@ def _scan_orthomosaics(
             rep.status, rep.messages = "error", [out.error]
             continue
         rep.messages.append(
-            f"{p.name}: orthomosaic {out.crs}, {out.width} x {out.height} px, {out.windows} windows scanned"
+            f"{p.name}: orthomosaic {out.crs}, {out.width} x {out.height} px, "
+            f"{out.windows} window{'s' if out.windows != 1 else ''} scanned"
             if factory is not None
             else f"{p.name}: orthomosaic {out.crs}, {out.width} x {out.height} px; not scanned (no detector)"
         )
