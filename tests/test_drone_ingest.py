@@ -332,12 +332,31 @@ def test_dsm_flight_on_a_slope_and_srt_track(tmp_path: Path) -> None:
 
 
 def test_camera_clock_offset_to_utc(tmp_path: Path) -> None:
+    """The camera clock is local time at the flight (default: the zone at the GPS position)."""
     src = tmp_path / "in"
-    _flight(src, [_good_spec(0)], _markers(LON0, LAT0))
-    local = ingest_flight(src, tmp_path / "a", detector_factory=orange_factory, workers=0)
-    hanoi = ingest_flight(src, tmp_path / "b", detector_factory=orange_factory, workers=0, utc_offset_h=7.0)
-    assert local.hotspots[0].time.hour == 9 and "camera-clock-time" in local.hotspots[0].flags
-    assert hanoi.hotspots[0].time.hour == 2 and "camera-clock-utc-offset" in hanoi.hotspots[0].flags
+    _flight(src, [_good_spec(0)], _markers(LON0, LAT0))  # Hanoi, clock 09:00:00
+    auto = ingest_flight(src, tmp_path / "a", detector_factory=orange_factory, workers=0)
+    utc = ingest_flight(src, tmp_path / "b", detector_factory=orange_factory, workers=0, utc_offset_h=0.0)
+    given = ingest_flight(src, tmp_path / "c", detector_factory=orange_factory, workers=0, utc_offset_h=7.0)
+    assert auto.hotspots[0].time.hour == 2 and "camera-clock-local-zone" in auto.hotspots[0].flags
+    assert utc.hotspots[0].time.hour == 9 and "camera-clock-utc-offset" in utc.hotspots[0].flags
+    assert given.hotspots[0].time == auto.hotspots[0].time
+
+
+def test_local_zone_follows_the_position_and_daylight_saving() -> None:
+    from burnwatch.flights.place import local_zone, photo_time
+    from burnwatch.sources.drone_meta import PhotoMeta
+
+    assert local_zone(105.85, 21.03) in ("Asia/Bangkok", "Asia/Ho_Chi_Minh")  # UTC+7 all year
+    assert local_zone(120.95, 24.68) == "Asia/Taipei"
+    assert local_zone(110.0, 15.0) == "Etc/GMT-7"  # South China Sea: the nautical zone
+    summer = PhotoMeta(
+        path="x.jpg", sha256="0", width=1, height=1, lon=13.4, lat=52.5, time=datetime(2026, 7, 1, 12, 0)
+    )  # Berlin, CEST
+    winter = PhotoMeta(
+        path="x.jpg", sha256="0", width=1, height=1, lon=13.4, lat=52.5, time=datetime(2026, 1, 15, 12, 0)
+    )
+    assert photo_time(summer)[0].hour == 10 and photo_time(winter)[0].hour == 11
 
 
 def test_zip_bombs_and_links_are_refused(tmp_path: Path) -> None:

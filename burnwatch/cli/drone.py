@@ -58,7 +58,8 @@ def drone() -> None:
     "--utc-offset",
     type=float,
     default=None,
-    help="Camera clock offset from UTC in hours (e.g. 7 for Vietnam); default: clock taken as UTC.",
+    help="Camera clock offset from UTC in hours (0 = the clock is UTC); default: the clock is local "
+    "time in the time zone at the photos' GPS position (UTC+7 in Vietnam).",
 )
 @click.option(
     "--refine-attitude",

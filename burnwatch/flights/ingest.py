@@ -146,8 +146,9 @@ def ingest_flight(
     ``detector_factory`` builds an ``ImageDetector`` in each worker process (None: no
     detection, footprints and track only). ``progress(done, total, photo_name)`` is called
     as each photo finishes. ``workers`` worker processes (0 = in this process).
-    ``utc_offset_h``: the camera clock's offset from UTC in hours (e.g. 7 for Vietnam);
-    None takes the clock as UTC and flags the hotspots ``camera-clock-time``.
+    ``utc_offset_h``: the camera clock's offset from UTC in hours (0 = UTC); None reads the
+    clock as local time in the zone at each photo's position (flag ``camera-clock-local-zone``,
+    :func:`burnwatch.flights.place.photo_time`).
     ``refine_attitude``: refine each photo's attitude from tie points with the flight's other
     photos (:mod:`burnwatch.georef.refine`); photos it cannot refine keep their metadata pose.
     Orthomosaic GeoTIFFs in the flight are scanned window by window

@@ -8,12 +8,14 @@ take-off elevation (``AbsoluteAltitude - RelativeAltitude``, the flight's median
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -212,17 +214,42 @@ def place_detections(
 def photo_time(meta: PhotoMeta, utc_offset_h: float | None = None) -> tuple[datetime, str]:
     """The photo's UTC time and a flag saying how it was obtained.
 
-    EXIF DateTimeOriginal is the camera clock with no time zone; DJI apps set it to the phone's
-    local time (UTC+7 in Vietnam). With ``utc_offset_h`` it is converted to UTC (flag
-    ``camera-clock-utc-offset``), otherwise taken as UTC (flag ``camera-clock-time``). Photos
-    without a time use the file's modification time (flag ``time-from-file-mtime``).
+    EXIF DateTimeOriginal is the camera clock with no time zone; DJI apps set it from the
+    phone, i.e. to the local time where the aircraft flies (UTC+7 in Vietnam). With
+    ``utc_offset_h`` it is converted with that offset (flag ``camera-clock-utc-offset``);
+    by default it is read as local time in the time zone at the photo's GPS position
+    (:func:`local_zone`, tz database rules incl. daylight saving; flag
+    ``camera-clock-local-zone``); a position without a zone is read as UTC (flag
+    ``camera-clock-time``). Photos without a time use the file's modification time (flag
+    ``time-from-file-mtime``).
     """
     from datetime import timedelta, timezone
+    from zoneinfo import ZoneInfo
 
     if meta.time is None:
         return datetime.fromtimestamp(
             Path(meta.path).stat().st_mtime, tz=timezone.utc
         ), "time-from-file-mtime"
-    if utc_offset_h is None:
+    if utc_offset_h is not None:
+        return (meta.time - timedelta(hours=utc_offset_h)).replace(
+            tzinfo=timezone.utc
+        ), "camera-clock-utc-offset"
+    zone = local_zone(meta.lon, meta.lat) if meta.lon is not None and meta.lat is not None else None
+    if zone is None:
         return meta.time.replace(tzinfo=timezone.utc), "camera-clock-time"
-    return (meta.time - timedelta(hours=utc_offset_h)).replace(tzinfo=timezone.utc), "camera-clock-utc-offset"
+    return meta.time.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc), "camera-clock-local-zone"
+
+
+@functools.lru_cache(maxsize=256)
+def local_zone(lon: float, lat: float) -> str | None:
+    """IANA time zone at a WGS84 position (``timezonefinder``'s offline boundary data; the
+    open sea gets its nautical ``Etc/GMT±N`` zone), None when none is found."""
+    zone = _finder().timezone_at(lng=lon, lat=lat)
+    return str(zone) if zone else None
+
+
+@functools.lru_cache(maxsize=1)
+def _finder() -> Any:
+    from timezonefinder import TimezoneFinder
+
+    return TimezoneFinder()
