@@ -230,6 +230,7 @@ def bench_p4rtk(shared: Path) -> dict:
             }
         )
     refinement = _score_refinement(to_refine, dsm, flat, recon, opk, errors)
+    calibration = _reference_calibration_spread(to_refine, dsm, recon, opk)
     summary = {
         k: {
             "n": len(e),
@@ -239,7 +240,41 @@ def bench_p4rtk(shared: Path) -> dict:
         }
         for k, e in errors.items()
     }
-    return {"rows": rows, "summary": summary, "headings": headings, "refinement": refinement}
+    return {
+        "rows": rows,
+        "summary": summary,
+        "headings": headings,
+        "refinement": refinement,
+        "reference_calibration_spread": calibration,
+    }
+
+
+def _reference_calibration_spread(
+    photos: list[RefinePhoto], dsm: DSMGround, recon: dict, opk: dict[str, list[float]]
+) -> list[dict]:
+    """How far the *reference* ground point moves when only its camera calibration changes:
+    the OPK pose with the reconstruction's Brown camera (the reference used everywhere here)
+    vs the same OPK pose with the photo's own DJI factory calibration (DewarpData). Where this
+    spread is large, the reference itself is not known to better than that."""
+    out = []
+    for ph in photos:
+        row = opk[Path(ph.name).stem]
+        yaw, pitch, roll = _ypr_deg(_opk_rotation(*row[3:6]) @ np.diag([1.0, -1.0, -1.0]))
+        ref_pose = Pose(row[0], row[1], row[2], yaw, pitch, roll, UTM51)
+        dji = Camera(ph.camera.intrinsics, ref_pose)
+        u, v, names = test_pixels(ph.camera.intrinsics.width, ph.camera.intrinsics.height)
+        a, hit_a = dji.pixel_to_ground(u, v, dsm)
+        b, hit_b = dsm.intersect(*opk_rays(recon, row, u, v), 1000.0)
+        d = np.hypot(*(a[:, :2] - b[:, :2]).T)
+        out.append(
+            {
+                "photo": ph.name,
+                "spread_m": {
+                    n: round(float(e), 2) for n, e, ok in zip(names, d, hit_a & hit_b, strict=True) if ok
+                },
+            }
+        )
+    return out
 
 
 def _ypr_deg(r_world_from_cam: np.ndarray) -> tuple[float, float, float]:
@@ -495,6 +530,12 @@ def main() -> None:
         )
         print(f"  {'':20s} errors on the DSM (m): {r['errors_dsm_m']}")
     print(f"  refinement time (4 photos, after SIFT): {p4['refinement'][0]['seconds_all_photos']:.2f} s")
+    print(
+        "  reference sensitivity to the camera calibration (OPK pose with the reconstruction's camera"
+        " vs the same pose with the photo's DJI DewarpData), m:"
+    )
+    for r in p4["reference_calibration_spread"]:
+        print(f"  {r['photo']:20s} {r['spread_m']}")
     w = np.sum([r["within_1_2_sigma_of_n"] for r in p4["refinement"]], axis=0)
     print(
         f"  refined errors within the refined predicted 1-sigma: {w[0]} of {w[2]}, 2-sigma: {w[1]} of {w[2]}"
