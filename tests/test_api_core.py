@@ -226,3 +226,15 @@ def test_hotspot_pages_are_the_same_whichever_index_sqlite_walks(
     assert [f["properties"]["time"] for f in pages[True][0]] == sorted(
         (f["properties"]["time"] for f in pages[True][0]), reverse=True
     )
+
+
+@pytest.mark.postgis
+def test_postgres_sessions_plan_each_query_with_its_own_parameters(pg_database: str) -> None:  # noqa: F811
+    """A generic plan (after psycopg prepares a statement) would serve every bbox with the plan
+    of an average box; our PostgreSQL connections ask for custom plans."""
+    from sqlalchemy import text
+
+    from burnwatch.store.db import get_engine
+
+    with get_engine(pg_database).connect() as conn:
+        assert conn.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"

@@ -303,18 +303,26 @@ def hotspot_points(session: Session, f: Filters, limit: int = 1000, offset: int 
     return out
 
 
+#: Cost of reading and sorting one hotspot row from the (lat, lon) index path, in units of
+#: testing one ``(time, lat, lon)`` index entry on the newest-first walk. Measured on the 1M-row
+#: benchmark (SQLite, 75 boxes of 0.1-2°): the two plans cost the same at ~6,000 matches for
+#: a 1,000-row page, i.e. 1e6 * 1000 / 6000² ≈ 28 (docs/api.md).
+ROW_VS_INDEX_ENTRY_COST = 25.0
+
+
 def _newest_first_is_cheaper(session: Session, f: Filters, rows: int) -> bool:
     """SQLite's planner always answers a bbox page from the (lat, lon) index: it reads every
     hotspot in the box and sorts them, which is slow for a big box (115,000 hotspots in a 1°
-    box of the 1M-row benchmark: 270 ms). Walking the time index newest first and stopping at
-    the page's last row reads about ``total * rows / matches`` rows instead. That is cheaper
-    when ``matches² > total * rows``; the matches are counted from the covering (lat, lon)
+    box of the 1M-row benchmark: 270 ms). Walking the ``(time, lat, lon)`` index newest first
+    and stopping at the page's last row tests about ``total * rows / matches`` index entries
+    instead. That is cheaper when ``matches² * c > total * rows``
+    (:data:`ROW_VS_INDEX_ENTRY_COST`); the matches are counted from the covering (lat, lon)
     index only up to that threshold. (PostgreSQL's planner makes this choice itself from its
     column statistics.)"""
     if f.bbox is None or f.incident_id is not None:
         return False
     total = int(session.scalar(select(func.max(HotspotRow.id))) or 0)
-    threshold = int((total * rows) ** 0.5) + 1
+    threshold = int((total * rows / ROW_VS_INDEX_ENTRY_COST) ** 0.5) + 1
     x0, y0, x1, y1 = f.bbox
     probe = (
         select(HotspotRow.id)

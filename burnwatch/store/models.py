@@ -71,6 +71,7 @@ class HotspotRow(Base):
             "source", "sensor", "algorithm", "time", "key_lon", "key_lat", name="uq_hotspots_natural_key"
         ),
         Index("ix_hotspots_lat_lon", "lat", "lon"),
+        Index("ix_hotspots_time_lat_lon", "time", "lat", "lon"),  # newest-first pages of a box
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -80,7 +81,7 @@ class HotspotRow(Base):
     algorithm: Mapped[str] = mapped_column(String(64))
     algorithm_version: Mapped[str] = mapped_column(String(32), default="1")
     kind: Mapped[str] = mapped_column(String(8), default="fire")
-    time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
     key_lon: Mapped[int] = mapped_column(Integer)
