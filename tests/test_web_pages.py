@@ -185,3 +185,24 @@ def test_map_day_slider_filters_incidents(open_recorded, site) -> None:  # type:
     assert page.locator("#incident-list a.incident-link").count() == 2
     assert log.remote_requests() == []
     assert log.errors() == []
+
+
+def test_map_reloads_the_incidents_in_view(open_recorded, site) -> None:  # type: ignore[no-untyped-def]
+    """Panning/zooming fetches the newest incidents of the box in view (bbox query)."""
+    from playwright.sync_api import expect
+
+    base, _settings, incidents, _cases = site
+    page, log = open_recorded(f"{base}/login?lang=en&next=/map")
+    _login(page, base, "analyst", next_page="/map")
+    page.wait_for_selector("#incident-list a.incident-link")
+    assert page.locator("#incident-list a.incident-link").count() == 2
+    with page.expect_response(lambda r: "/api/incidents?" in r.url and "bbox=" in r.url):
+        page.evaluate("window.burnwatchMap.fitBounds([[20.43, 106.33], [20.47, 106.37]])")  # Thái Bình only
+    links = page.locator("#incident-list a.incident-link")
+    expect(links).to_have_count(1)
+    assert [int(a.get_attribute("data-id")) for a in links.all()] == [incidents[TB]]
+    page.evaluate("window.burnwatchMap.setView([20.55, 106.2], 9)")  # both provinces again
+    expect(links).to_have_count(2)
+    assert page.inner_text("#view-status") == ""  # nothing left out
+    assert log.remote_requests() == []
+    assert log.errors() == []

@@ -37,6 +37,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "last_seen": ("Phát hiện gần nhất", "Last seen"),
     "date": ("Ngày", "Date"),
     "all_dates": ("Tất cả các ngày", "All dates"),
+    "shown_of": (
+        "Hiển thị {n} điểm cháy mới nhất trong {m} điểm của vùng đang xem; phóng to để xem thêm",
+        "Showing the newest {n} of {m} incidents in this view; zoom in for the rest",
+    ),
     "footprints": ("Vùng chụp chuyến bay", "Flight footprints"),
     "rasters": ("Lớp ảnh", "Raster layers"),
     "open_case": ("Mở vụ việc", "Open case"),

@@ -117,24 +117,72 @@
     } catch (err) { console.warn("footprints:", err.message); }
   }
 
-  async function load() {
-    const [inc, hs] = await Promise.all([api("/api/incidents?limit=2000"), api("/api/hotspots?limit=5000")]);
-    incidents = inc.features;
-    hotspots = hs.features;
+  const LIMIT_INCIDENTS = 2000;
+  const LIMIT_HOTSPOTS = 5000;
+  const slider = document.getElementById("day");
+  slider.addEventListener("input", () => {
+    const d = selectedDay();
+    document.getElementById("day-label").textContent = d || T.all_dates;
+    draw();
+  });
+
+  function rebuildDays() {
+    const keep = selectedDay();
     const set = new Set();
     hotspots.forEach((f) => set.add(dayOf(f.properties.time)));
     incidents.forEach((f) => { set.add(dayOf(f.properties.first_seen)); set.add(dayOf(f.properties.last_seen)); });
     days = Array.from(set).filter(Boolean).sort();
-    const slider = document.getElementById("day");
     slider.max = String(days.length);
-    slider.addEventListener("input", () => {
-      const d = selectedDay();
-      document.getElementById("day-label").textContent = d || T.all_dates;
-      draw();
-    });
+    const at = keep ? days.indexOf(keep) : -1;
+    slider.value = String(at + 1);
+    document.getElementById("day-label").textContent = at >= 0 ? keep : T.all_dates;
+  }
+
+  function showStatus(inc) {
+    const status = document.getElementById("view-status");
+    const matched = inc.numberMatched;
+    status.textContent = matched > inc.numberReturned
+      ? T.shown_of.replace("{n}", String(inc.numberReturned)).replace("{m}", String(matched))
+      : "";
+  }
+
+  function ids(features) { return features.map((f) => f.id).join(","); }
+
+  // newest incidents and hotspots, of the whole scope or of the box in view (WGS84)
+  async function fetchData(bbox) {
+    const q = bbox ? `&bbox=${bbox}` : "";
+    const [inc, hs] = await Promise.all([
+      api(`/api/incidents?limit=${LIMIT_INCIDENTS}${q}`), api(`/api/hotspots?limit=${LIMIT_HOTSPOTS}${q}`),
+    ]);
+    showStatus(inc);
+    if (ids(inc.features) === ids(incidents) && ids(hs.features) === ids(hotspots)) return false;
+    incidents = inc.features;
+    hotspots = hs.features;
+    rebuildDays();
     draw();
+    return true;
+  }
+
+  function viewBbox() {
+    const b = map.getBounds();
+    const box = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())];
+    return box[0] < box[2] && box[1] < box[3] ? box.map((v) => v.toFixed(5)).join(",") : null;
+  }
+
+  let reloadTimer = null;
+  function reloadView() {  // after panning/zooming: the newest features of the new view
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => {
+      const bbox = viewBbox();
+      if (bbox) fetchData(bbox).catch((err) => console.warn("map view:", err.message));
+    }, 300);
+  }
+
+  async function load() {
+    await fetchData(null);
     const pts = incidents.map((f) => [f.properties.lat, f.properties.lon]).concat(hotspots.map((f) => [f.properties.lat, f.properties.lon]));
     if (pts.length) map.fitBounds(L.latLngBounds(pts).pad(0.2), { maxZoom: 13 });
+    map.on("moveend", reloadView);
     const hash = location.hash.match(/^#incident-(\d+)$/);
     if (hash) openIncident(Number(hash[1]));
   }
