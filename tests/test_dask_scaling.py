@@ -176,3 +176,37 @@ def test_drone_photos_as_tasks_match_the_in_process_worker(
         )
     assert got[str(broken)].error and all(got[p].error is None and got[p].thumbnail for p in photos)
     assert all(Path(t.thumb_path).exists() for t in tasks[:3])
+
+
+def test_drone_ingest_on_a_dask_scheduler_matches_local_workers(tmp_path: Path, client: Any) -> None:
+    """``burnwatch drone ingest --scheduler``: photos on the cluster, same flight as locally."""
+    from datetime import datetime as dt
+
+    import numpy as np
+    from drone_synth import ShotSpec, offset_lonlat, orange_factory, project_markers, render, write_photo
+
+    from burnwatch.flights import ingest_flight
+
+    src = tmp_path / "flight"
+    src.mkdir()
+    lon0, lat0 = 105.85, 21.03
+    markers = np.array([offset_lonlat(lon0, lat0, e, n) for e, n in ((0, 0), (10, 6), (-12, -8))])
+    for i in range(3):
+        lon, lat = offset_lonlat(lon0, lat0, 4.0 * i, 0.0)
+        spec = ShotSpec(lon, lat, 72.0, 60.0, 0.0, -90.0, time=dt(2026, 3, 1, 9, 0, i))
+        write_photo(src / f"DJI_{i:04d}.JPG", spec, render(spec, project_markers(spec, markers, 12.0), seed=i))
+    (src / "cut.jpg").write_bytes((src / "DJI_0000.JPG").read_bytes()[:3000])
+    seen: list[int] = []
+    on_dask = ingest_flight(
+        src,
+        tmp_path / "dask",
+        detector_factory=orange_factory,
+        scheduler=client.scheduler.address,
+        progress=lambda done, total, name: seen.append(done),
+    )
+    local = ingest_flight(src, tmp_path / "local", detector_factory=orange_factory, workers=0)
+    assert on_dask.flight_id == local.flight_id and len(local.hotspots) == 9
+    assert _keys(on_dask.hotspots) == _keys(local.hotspots)
+    assert {f.name: f.status for f in on_dask.files} == {f.name: f.status for f in local.files}
+    assert sorted(seen) == [1, 2, 3, 4]
+    assert len(list((tmp_path / "dask" / "thumbnails").glob("*.jpg"))) == 3

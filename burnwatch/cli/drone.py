@@ -74,6 +74,12 @@ def drone() -> None:
     show_default=True,
     help="Georeferencing error (m, 1 sigma) of orthomosaics in the flight (less for RTK/GCP mosaics).",
 )
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address (tcp://host:8786): photos are processed on its workers "
+    "(the flight and --out must be on storage they share); default: local worker processes.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace outputs of a different flight in --out.")
 def ingest(
     path: Path,
@@ -87,6 +93,7 @@ def ingest(
     utc_offset: float | None,
     refine_attitude: bool,
     ortho_sigma: float,
+    scheduler: str | None,
     overwrite: bool,
 ) -> None:
     """Ingest a flight folder or .zip (JPEG / DJI JPEG-in-TIFF photos, optional .SRT and
@@ -120,6 +127,7 @@ def ingest(
             overwrite=overwrite,
             refine_attitude=refine_attitude,
             ortho_sigma_m=ortho_sigma,
+            scheduler=scheduler,
         )
     finally:
         bar.close()

@@ -121,6 +121,23 @@ def _run_workers(
     return results
 
 
+def _run_on_dask(
+    scheduler: str,
+    tasks: list[tuple[str, str]],
+    factory: DetectorFactory | None,
+    max_pixels: int,
+    progress: Progress | None,
+    features: bool,
+) -> dict[str, PhotoOutcome]:
+    """The per-photo step on a Dask cluster: same outcomes as :func:`_run_workers`."""
+    from burnwatch.scale.dask_jobs import dask_client
+    from burnwatch.scale.photos import DronePhotoTask, run_photos_on_dask
+
+    jobs = [DronePhotoTask(path, thumb, max_pixels, factory, features) for path, thumb in tasks]
+    with dask_client(scheduler) as client:
+        return run_photos_on_dask(client, jobs, progress=progress)
+
+
 def ingest_flight(
     path: Path,
     out_dir: Path,
@@ -140,6 +157,7 @@ def ingest_flight(
     refine_attitude: bool = False,
     refine_params: RefineParams | None = None,
     ortho_sigma_m: float = ORTHO_SIGMA_M,
+    scheduler: str | None = None,
 ) -> FlightResult:
     """Ingest a flight folder or .zip into ``out_dir``; returns what was made and why.
 
@@ -151,6 +169,9 @@ def ingest_flight(
     :func:`burnwatch.flights.place.photo_time`).
     ``refine_attitude``: refine each photo's attitude from tie points with the flight's other
     photos (:mod:`burnwatch.georef.refine`); photos it cannot refine keep their metadata pose.
+    ``scheduler``: a Dask scheduler address (``tcp://host:8786``); the photos are then
+    processed on its workers (:mod:`burnwatch.scale.photos`; the flight folder and ``out_dir``
+    must be on storage the workers share) and georeferenced here.
     Orthomosaic GeoTIFFs in the flight are scanned window by window
     (:mod:`burnwatch.flights.ortho`); ``ortho_sigma_m`` is their georeferencing error (1σ).
     """
@@ -207,7 +228,10 @@ def ingest_flight(
         (str(p), str(thumbs / f"{p.stem}_{(photo_reports[str(p)].sha256 or '')[:8]}.jpg")) for p in unique
     ]
     t0 = time.perf_counter()
-    outcomes = _run_workers(tasks, detector_factory, workers, max_pixels, progress, refine_attitude)
+    if scheduler:
+        outcomes = _run_on_dask(scheduler, tasks, detector_factory, max_pixels, progress, refine_attitude)
+    else:
+        outcomes = _run_workers(tasks, detector_factory, workers, max_pixels, progress, refine_attitude)
 
     good: list[tuple[PhotoMeta, PhotoOutcome]] = []
     seen_pose: dict[tuple[object, ...], str] = {}
@@ -269,7 +293,7 @@ def ingest_flight(
         "crs": placement.crs,
         "ground": placement.ground,
         "detector": getattr(detector_factory, "__name__", str(detector_factory)),
-        "workers": workers,
+        "workers": scheduler or workers,
         "seconds_total": round(time.perf_counter() - t0, 3),
         "counts": {s: sum(r.status == s for r in reports) for s in sorted({r.status for r in reports})},
         "detections": sum(r.detections for r in reports),

@@ -37,6 +37,7 @@ class DronePhotoTask:
     thumb_path: str
     max_pixels: int = 200_000_000
     detector_factory: Callable[[], Any] | None = None
+    features: bool = False  # SIFT keypoints for attitude refinement
 
     @property
     def key(self) -> str:
@@ -51,7 +52,7 @@ class DronePhotoTask:
         if factory is not None and factory not in _BUILT:
             _BUILT[factory] = factory()
         worker._DETECTOR = _BUILT.get(factory) if factory is not None else None
-        return worker.process_photo(self.path, self.thumb_path, self.max_pixels)
+        return worker.process_photo(self.path, self.thumb_path, self.max_pixels, self.features)
 
 
 def run_photo_task(task: DronePhotoTask) -> PhotoOutcome:
