@@ -82,22 +82,51 @@ def flight_id_for(hashes: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(set(hashes))).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One file for the worker pool: ``fn(*args)`` in a worker; ``failed(exc)`` is its outcome
+    when the worker crashes."""
+
+    path: str
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    failed: Callable[[Exception], Any]
+
+
+def _photo_job(path: str, thumb: str, max_pixels: int, features: bool) -> _Job:
+    return _Job(
+        path,
+        process_photo,
+        (path, thumb, max_pixels, features),
+        lambda exc: PhotoOutcome(
+            path=path, error=f"{path}: worker failed: {exc!r}", error_type=type(exc).__name__
+        ),
+    )
+
+
+def _ortho_job(path: str) -> _Job:
+    from burnwatch.flights.ortho import scan_task
+
+    return _Job(
+        path, scan_task, (path,), lambda exc: OrthoOutcome(path, error=f"{path}: worker failed: {exc!r}")
+    )
+
+
 def _run_workers(
-    tasks: list[tuple[str, str]],
-    factory: DetectorFactory | None,
-    workers: int,
-    max_pixels: int,
-    progress: Progress | None,
-    features: bool = False,
-) -> dict[str, PhotoOutcome]:
-    results: dict[str, PhotoOutcome] = {}
-    total = len(tasks)
+    jobs: list[_Job], factory: DetectorFactory | None, workers: int, progress: Progress | None
+) -> dict[str, Any]:
+    """``{path: outcome}`` of every job, in ``workers`` spawned processes that each build the
+    detector once (0 = in this process); a crashed worker is that one file's error."""
+    results: dict[str, Any] = {}
+    total = len(jobs)
+    if not jobs:
+        return results
     if workers <= 0:  # in-process (debugging)
         init_worker(factory)
-        for i, (path, thumb) in enumerate(tasks, 1):
-            results[path] = process_photo(path, thumb, max_pixels, features)
+        for i, job in enumerate(jobs, 1):
+            results[job.path] = job.fn(*job.args)
             if progress:
-                progress(i, total, Path(path).name)
+                progress(i, total, Path(job.path).name)
         return results
     import multiprocessing
 
@@ -105,19 +134,15 @@ def _run_workers(
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(factory,)
     ) as pool:
-        futures: dict[Future[PhotoOutcome], str] = {
-            pool.submit(process_photo, path, thumb, max_pixels, features): path for path, thumb in tasks
-        }
+        futures: dict[Future[Any], _Job] = {pool.submit(job.fn, *job.args): job for job in jobs}
         for i, fut in enumerate(as_completed(futures), 1):
-            path = futures[fut]
+            job = futures[fut]
             try:
-                results[path] = fut.result()
-            except Exception as exc:  # a crashed worker is one photo's error
-                results[path] = PhotoOutcome(
-                    path=path, error=f"{path}: worker failed: {exc!r}", error_type=type(exc).__name__
-                )
+                results[job.path] = fut.result()
+            except Exception as exc:  # a crashed worker is one file's error
+                results[job.path] = job.failed(exc)
             if progress:
-                progress(i, total, Path(path).name)
+                progress(i, total, Path(job.path).name)
     return results
 
 
@@ -228,10 +253,15 @@ def ingest_flight(
         (str(p), str(thumbs / f"{p.stem}_{(photo_reports[str(p)].sha256 or '')[:8]}.jpg")) for p in unique
     ]
     t0 = time.perf_counter()
-    if scheduler:
-        outcomes = _run_on_dask(scheduler, tasks, detector_factory, max_pixels, progress, refine_attitude)
-    else:
-        outcomes = _run_workers(tasks, detector_factory, workers, max_pixels, progress, refine_attitude)
+    ortho_jobs = [_ortho_job(str(p)) for p in files.orthomosaics]
+    if scheduler:  # photos on the cluster, mosaics in local workers
+        outcomes = _run_workers(ortho_jobs, detector_factory, workers, progress)
+        outcomes.update(
+            _run_on_dask(scheduler, tasks, detector_factory, max_pixels, progress, refine_attitude)
+        )
+    else:  # one pool: each worker builds the detector once for photos and mosaics
+        photo_jobs = [_photo_job(path, thumb, max_pixels, refine_attitude) for path, thumb in tasks]
+        outcomes = _run_workers(photo_jobs + ortho_jobs, detector_factory, workers, progress)
 
     good: list[tuple[PhotoMeta, PhotoOutcome]] = []
     seen_pose: dict[tuple[object, ...], str] = {}
@@ -268,18 +298,17 @@ def ingest_flight(
         max_range_m=max_range_m,
         refine=(refine_params or RefineParams()) if refine_attitude else None,
     )
-    ortho_reports = _scan_orthomosaics(
-        files.orthomosaics,
-        ortho_hashes,
-        detector_factory,
-        workers,
-        placement,
-        flight_id,
-        _flight_time([m for m, _ in good], utc_offset_h),
-        ortho_sigma_m,
-        progress,
+    reports.extend(
+        _place_orthomosaics(
+            [outcomes[job.path] for job in ortho_jobs],
+            ortho_hashes,
+            detector_factory is not None,
+            placement,
+            flight_id,
+            _flight_time([m for m, _ in good], utc_offset_h),
+            ortho_sigma_m,
+        )
     )
-    reports.extend(ortho_reports)
     from burnwatch.publish.vector import write_hotspots
 
     outputs = placement.layers.write(out_dir)
@@ -434,49 +463,22 @@ def _flight_time(metas: list[PhotoMeta], utc_offset_h: float | None) -> datetime
     return times[len(times) // 2] if times else None
 
 
-def _scan_orthomosaics(
-    paths: list[Path],
+def _place_orthomosaics(
+    outcomes: list[OrthoOutcome],
     hashes: dict[str, str],
-    factory: DetectorFactory | None,
-    workers: int,
+    detected: bool,
     placement: _Placement,
     flight_id: str,
     flight_time: datetime | None,
     sigma_m: float,
-    progress: Progress | None,
 ) -> list[FileReport]:
-    """Detect on each orthomosaic (in a worker process unless ``workers`` is 0) and add its
-    detections to the flight's layers and hotspots; one report per mosaic."""
-    from burnwatch.flights.ortho import ortho_time, place_ortho_detections, scan_task
+    """Add each scanned orthomosaic's detections to the flight's layers and hotspots; one
+    report per mosaic."""
+    from burnwatch.flights.ortho import ortho_time, place_ortho_detections
 
-    if not paths:
-        return []
-    outcomes: dict[str, OrthoOutcome] = {}
-    if workers <= 0:
-        init_worker(factory)
-        for i, p in enumerate(paths, 1):
-            outcomes[str(p)] = scan_task(str(p))
-            if progress:
-                progress(i, len(paths), p.name)
-    else:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(paths)), mp_context=ctx, initializer=init_worker, initargs=(factory,)
-        ) as pool:
-            futures = {pool.submit(scan_task, str(p)): p for p in paths}
-            for i, fut in enumerate(as_completed(futures), 1):
-                p = futures[fut]
-                try:
-                    outcomes[str(p)] = fut.result()
-                except Exception as exc:  # a crashed worker is this mosaic's error
-                    outcomes[str(p)] = OrthoOutcome(str(p), error=f"{p}: worker failed: {exc!r}")
-                if progress:
-                    progress(i, len(paths), p.name)
     reports = []
-    for p in paths:
-        out = outcomes[str(p)]
+    for out in outcomes:
+        p = Path(out.path)
         rep = FileReport(p.name, "orthomosaic", sha256=hashes.get(str(p)), seconds=round(out.seconds, 3))
         reports.append(rep)
         if out.error:
@@ -485,7 +487,7 @@ def _scan_orthomosaics(
         rep.messages.append(
             f"{p.name}: orthomosaic {out.crs}, {out.width} x {out.height} px, "
             f"{out.windows} window{'s' if out.windows != 1 else ''} scanned"
-            if factory is not None
+            if detected
             else f"{p.name}: orthomosaic {out.crs}, {out.width} x {out.height} px; not scanned (no detector)"
         )
         rep.detections = len(out.detections)
