@@ -305,8 +305,9 @@ def hotspot_points(session: Session, f: Filters, limit: int = 1000, offset: int 
 
 #: Cost of reading and sorting one hotspot row from the (lat, lon) index path, in units of
 #: testing one ``(time, lat, lon)`` index entry on the newest-first walk. Measured on the 1M-row
-#: benchmark (SQLite, 75 boxes of 0.1-2°): the two plans cost the same at ~6,000 matches for
-#: a 1,000-row page, i.e. 1e6 * 1000 / 6000² ≈ 28 (docs/api.md).
+#: benchmark (``scripts/profile_bbox_pages.py calibrate``, SQLite, 75 boxes of 0.1-2°): the walk
+#: wins for every box above ~5,600-6,000 matches for a 1,000-row page, i.e. c ≈ 28-32; both
+#: plans cost about the same over that range, so the threshold need not be exact (docs/api.md).
 ROW_VS_INDEX_ENTRY_COST = 25.0
 
 
