@@ -30,7 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from burnwatch.flights.place import sigma_for  # noqa: E402
-from burnwatch.georef.camera import Camera, DSMGround, FlatGround, Pose, PoseSigma, ground_uncertainty  # noqa: E402
+from burnwatch.georef.camera import (  # noqa: E402
+    Camera,
+    DSMGround,
+    FlatGround,
+    Intrinsics,
+    Pose,
+    PoseSigma,
+    ground_uncertainty,
+)
 from burnwatch.georef.refine import RefinePhoto, refine_attitudes  # noqa: E402
 from burnwatch.georef.tiepoints import extract_features  # noqa: E402
 from burnwatch.sources.drone_meta import intrinsics_from_meta, read_photo_meta  # noqa: E402
@@ -264,17 +272,33 @@ def _reference_calibration_spread(
         dji = Camera(ph.camera.intrinsics, ref_pose)
         u, v, names = test_pixels(ph.camera.intrinsics.width, ph.camera.intrinsics.height)
         a, hit_a = dji.pixel_to_ground(u, v, dsm)
-        b, hit_b = dsm.intersect(*opk_rays(recon, row, u, v), 1000.0)
+        c_ref, d_ref = opk_rays(recon, row, u, v)
+        b, hit_b = dsm.intersect(c_ref, d_ref, 1000.0)
         d = np.hypot(*(a[:, :2] - b[:, :2]).T)
+        angle = np.degrees(np.arccos(np.clip(np.sum(dji.rays(u, v) * d_ref, axis=1), -1.0, 1.0)))
+        gain = _radial_slope(ph.camera.intrinsics, u, v)
         out.append(
             {
                 "photo": ph.name,
                 "spread_m": {
                     n: round(float(e), 2) for n, e, ok in zip(names, d, hit_a & hit_b, strict=True) if ok
                 },
+                "ray_angle_deg": {n: round(float(x), 3) for n, x in zip(names, angle, strict=True)},
+                "dji_radial_slope": {n: round(float(x), 2) for n, x in zip(names, gain, strict=True)},
             }
         )
     return out
+
+
+def _radial_slope(intr: Intrinsics, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """d r_distorted / d r_undistorted of the lens model at each pixel (1 at the centre).
+
+    Undistortion divides an image-space error by this slope: where it nears 0 the polynomial
+    is close to its turning point (extrapolated beyond the calibrated field) and the ray
+    direction is ill-conditioned."""
+    x, y = intr.unproject(u, v)
+    r2 = x * x + y * y
+    return 1.0 + 3.0 * intr.k1 * r2 + 5.0 * intr.k2 * r2**2 + 7.0 * intr.k3 * r2**3
 
 
 def _ypr_deg(r_world_from_cam: np.ndarray) -> tuple[float, float, float]:
@@ -529,6 +553,8 @@ def main() -> None:
             f"  minus OPK: tags {r['minus_opk_ypr_deg']['metadata']} refined {r['minus_opk_ypr_deg']['refined']}"
         )
         print(f"  {'':20s} errors on the DSM (m): {r['errors_dsm_m']}")
+        grid = " | ".join(" ".join(f"{n:3d}" for n in row) for row in r["coverage_4x4"])
+        print(f"  {'':20s} tie-point observations per 4x4 cell (rows top to bottom): {grid}")
     print(f"  refinement time (4 photos, after SIFT): {p4['refinement'][0]['seconds_all_photos']:.2f} s")
     print(
         "  reference sensitivity to the camera calibration (OPK pose with the reconstruction's camera"
@@ -536,6 +562,13 @@ def main() -> None:
     )
     for r in p4["reference_calibration_spread"]:
         print(f"  {r['photo']:20s} {r['spread_m']}")
+    # the angle depends on the pixel and the two lens models only (same for the four frames)
+    first = p4["reference_calibration_spread"][0]
+    print(f"  the same as the angle between the two rays (deg): {first['ray_angle_deg']}")
+    print(
+        "  the DJI lens model's radial slope d r_d / d r there (1 at the centre, 0 at the polynomial's"
+        f" turning point): {first['dji_radial_slope']}"
+    )
     w = np.sum([r["within_1_2_sigma_of_n"] for r in p4["refinement"]], axis=0)
     print(
         f"  refined errors within the refined predicted 1-sigma: {w[0]} of {w[2]}, 2-sigma: {w[1]} of {w[2]}"

@@ -19,7 +19,7 @@ from PIL import Image
 
 from burnwatch.flights.place import sigma_for
 from burnwatch.georef.camera import Camera, DSMGround, FlatGround, Ground, Pose, PoseSigma
-from burnwatch.georef.refine import RefinePhoto, refine_attitudes
+from burnwatch.georef.refine import RefinePhoto, coverage_grid, refine_attitudes
 from burnwatch.georef.tiepoints import extract_features
 from burnwatch.sources.drone_meta import intrinsics_from_meta, read_photo_meta
 
@@ -105,6 +105,9 @@ def test_refinement_recovers_the_true_attitude(flight: list[Shot], ground_kind: 
         assert np.all(np.abs(errs) < 3 * sd + 0.05), (r.name, errs, sd)
         assert np.all(sd < [2.0 * 0.5, 1.0 * 0.5, 1.0 * 0.5])  # much better than the gimbal tags
         assert r.tie_points >= 100 and len(r.partners) >= 2
+        # every used observation is counted once in the 4 x 4 coverage grid of the frame
+        assert len(r.coverage) == 4 and sum(map(sum, r.coverage)) == r.tie_points
+        assert r.summary()["coverage_4x4"] == [list(row) for row in r.coverage]
         assert r.rms_before_px > 3.0 and r.rms_after_px < 1.0
         assert math.dist((a.x, a.y, a.z), (t.x, t.y, t.z)) < 0.1  # RTK centres held
         worst_meta = max(
@@ -212,3 +215,13 @@ def test_ingest_with_refined_attitude_places_markers_better(tmp_path: Path) -> N
     assert all(e < 3 * u + 0.3 for e, u in zip(e_ref, u_ref, strict=True))  # and still honest
     fp = json.loads((tmp_path / "refined" / "footprints.geojson").read_text())["features"]
     assert {f["properties"]["attitude"] for f in fp} == {"tie-point refined"}
+
+
+def test_coverage_grid_counts_points_per_cell() -> None:
+    xy = np.array([[0.5, 0.5], [1367.5, 0.5], [1367.9, 911.9], [684.0, 456.0], [700.0, 500.0]])
+    grid = coverage_grid(xy, 1368, 912)
+    assert grid[0] == (1, 0, 0, 1)
+    assert grid[2] == (0, 0, 2, 0)  # the centre belongs to the cell below and right of it
+    assert grid[3] == (0, 0, 0, 1)
+    assert sum(map(sum, grid)) == 5
+    assert coverage_grid(np.zeros((0, 2)), 1368, 912) == ((0,) * 4,) * 4

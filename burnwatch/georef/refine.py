@@ -95,6 +95,8 @@ class PhotoRefinement:
     d_roll_deg: float = 0.0
     d_centre_m: float = 0.0
     partners: tuple[str, ...] = ()
+    #: tie-point observations used, counted in a 4 x 4 grid over the frame (row 0 = top)
+    coverage: tuple[tuple[int, ...], ...] = ()
 
     def summary(self) -> dict[str, object]:
         """JSON-ready summary (report.json)."""
@@ -113,6 +115,7 @@ class PhotoRefinement:
                 round(self.sigma.pitch_deg, 3),
                 round(self.sigma.roll_deg, 3),
             ],
+            "coverage_4x4": [list(row) for row in self.coverage],
             "message": self.message,
         }
 
@@ -484,6 +487,7 @@ class _Fit:
             roll_deg=max(float(sd[2]), floor),
         )
         rms0, rms1 = self.rms_before.get(i, math.nan), _rms(err)
+        xy = self.obs_xy[self.obs_cam == k]
         msg = (
             f"attitude refined from {len(err)} tie points with {len(partners)} photo(s): "
             f"yaw {d[0]:+.2f}°, pitch {d[1]:+.2f}°, roll {d[2]:+.2f}° "
@@ -504,7 +508,23 @@ class _Fit:
             float(d[2]),
             float(np.linalg.norm(d[3:])),
             tuple(partners),
+            coverage_grid(xy, ph.camera.intrinsics.width, ph.camera.intrinsics.height),
         )
+
+
+def coverage_grid(xy: np.ndarray, width: int, height: int, cells: int = 4) -> tuple[tuple[int, ...], ...]:
+    """Counts of points (photo pixels, Nx2) in a ``cells`` x ``cells`` grid over the frame.
+
+    Where the tie points sit decides what they can fix: points on one side only leave the roll
+    (rotation about the view axis) to a short lever arm, and points only at the frame's edges
+    inherit the lens model's largest errors.
+    """
+    grid = np.zeros((cells, cells), int)
+    if len(xy):
+        col = np.clip((xy[:, 0] / width * cells).astype(int), 0, cells - 1)
+        row = np.clip((xy[:, 1] / height * cells).astype(int), 0, cells - 1)
+        np.add.at(grid, (row, col), 1)
+    return tuple(tuple(int(n) for n in r) for r in grid)
 
 
 def _rms(e: np.ndarray) -> float:
