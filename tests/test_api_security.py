@@ -275,3 +275,38 @@ def test_cross_site_requests_with_the_cookie_are_refused(sqlite_api: ApiEnv) -> 
             s.scalars(select(CaseNote.text).where(CaseNote.case_id == env.cases[HY]).order_by(CaseNote.seq))
         )
     assert texts == ["from the case page", "a script without Origin", "API client"]
+
+
+def test_login_limit_holds_across_server_processes_and_restarts(sqlite_api: ApiEnv) -> None:
+    """The failures are counted in the database: a second server process on the same database,
+    or the server after a restart, sees them (the limit used to be per process)."""
+    from fastapi.testclient import TestClient
+
+    from burnwatch.api import create_app
+
+    env = sqlite_api
+    wrong = {"username": "insp", "password": "wrong-password"}
+    right = {"username": "insp", "password": "correct-horse-9"}
+    for _ in range(3):
+        assert env.client.post("/api/token", json=wrong).status_code == 401
+    other = create_app(env.settings, detector_factory=None, clock=env.clock, flight_workers=0)
+    with TestClient(other, base_url="http://127.0.0.1") as second:
+        for _ in range(2):
+            assert second.post("/api/token", json=wrong).status_code == 401
+        for client in (env.client, second):
+            r = client.post("/api/token", json=right)
+            assert r.status_code == 429 and "try again in 301 s" in r.text, r.text
+    restarted = create_app(env.settings, detector_factory=None, clock=env.clock, flight_workers=0)
+    with TestClient(restarted, base_url="http://127.0.0.1") as third:
+        assert third.post("/api/token", json=right).status_code == 429
+        env.clock.advance(301)
+        assert third.post("/api/token", json=right).status_code == 200
+        # a successful login clears the user's failures; the table keeps no stale rows for them
+        assert env.client.post("/api/token", json=wrong).status_code == 401
+    from sqlalchemy import func, select
+
+    from burnwatch.api.models import LoginFailure
+    from burnwatch.store.db import session_scope
+
+    with session_scope(env.settings.database_url) as s:
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 1

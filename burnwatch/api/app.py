@@ -103,7 +103,7 @@ def create_app(
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.clock = clock
-    app.state.login_limiter = LoginLimiter(clock)
+    app.state.login_limiter = LoginLimiter(sessions, clock)
     app.state.jobs = jobs
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     install_error_handlers(app)

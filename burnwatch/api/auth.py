@@ -16,9 +16,7 @@
 
 from __future__ import annotations
 
-import threading
 import unicodedata
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -195,36 +193,69 @@ def authenticate_request(request: Request, required: bool = True) -> Principal |
 
 
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per (username, IP) in ``window_s`` seconds."""
+    """At most ``max_failures`` failed logins per (username, IP) in ``window_s`` seconds.
 
-    def __init__(self, clock: Callable[[], float], max_failures: int = 5, window_s: float = 300.0) -> None:
+    Failures are rows of ``login_failures`` (:class:`~burnwatch.api.models.LoginFailure`), so
+    the limit holds across server processes and restarts. Check and record are separate
+    statements: requests racing each other can each pass the check before any of their
+    failures is recorded, so parallel guessing gets at most (concurrent requests - 1) extra
+    tries per window.
+    """
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        clock: Callable[[], float],
+        max_failures: int = 5,
+        window_s: float = 300.0,
+    ) -> None:
+        self.sessions = sessions
         self.clock = clock
         self.max_failures = max_failures
         self.window_s = window_s
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
-        cutoff = self.clock() - self.window_s
-        while q and q[0] < cutoff:
-            q.popleft()
-        return q
 
     def check(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            q = self._recent(key)
-            if len(q) >= self.max_failures:
-                wait = int(q[0] + self.window_s - self.clock()) + 1
-                raise RateLimitedError(f"too many failed logins; try again in {wait} s")
+        from burnwatch.api.models import LoginFailure as F
+
+        now = self.clock()
+        with self.sessions() as db:
+            recent = db.scalars(
+                select(F.at)
+                .where(*_failure_key(key), F.at >= now - self.window_s)
+                .order_by(F.at.desc())
+                .limit(self.max_failures)
+            ).all()
+        if len(recent) >= self.max_failures:
+            # blocked until the oldest of the last max_failures failures ages out
+            wait = int(recent[-1] + self.window_s - now) + 1
+            raise RateLimitedError(f"too many failed logins; try again in {wait} s")
 
     def failed(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._recent(key).append(self.clock())
+        from sqlalchemy import delete
+
+        from burnwatch.api.models import LoginFailure as F
+
+        now = self.clock()
+        with self.sessions() as db:
+            db.add(F(username=key[0][:64], client=key[1][:64], at=now))
+            # keep the table small: this key's failures that no longer count
+            db.execute(delete(F).where(*_failure_key(key), F.at < now - self.window_s))
+            db.commit()
 
     def reset(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+        from sqlalchemy import delete
+
+        from burnwatch.api.models import LoginFailure as F
+
+        with self.sessions() as db:
+            db.execute(delete(F).where(*_failure_key(key)))
+            db.commit()
+
+
+def _failure_key(key: tuple[str, str]) -> tuple[Any, Any]:
+    from burnwatch.api.models import LoginFailure as F
+
+    return F.username == key[0][:64], F.client == key[1][:64]
 
 
 def login(request: Request, username: str, password: str) -> Principal:
@@ -237,13 +268,15 @@ def login(request: Request, username: str, password: str) -> Principal:
     session: Session = request.app.state.sessions()
     try:
         user = authenticate(session, username.strip(), password)
+        principal = Principal(user.username, user.role, user.province, user.full_name)
     except AuthenticationError:
+        session.close()  # before the limiter writes: SQLite allows one writer, no open readers
         limiter.failed(key)
         raise
     finally:
         session.close()
     limiter.reset(key)
-    return Principal(user.username, user.role, user.province, user.full_name)
+    return principal
 
 
 def province_scope(p: Principal, requested: str | None) -> str | None:

@@ -4,6 +4,8 @@
   per-file problems (the flight report) and the scan its hotspots were ingested as.
 * :class:`ReviewVerdict` — an analyst's true/false verdict on one detection (hotspot row);
   :func:`burnwatch.api.review.verdicts_for_eval` turns them into an evaluation list.
+* :class:`LoginFailure` — one failed login (migration ``0007``): the login limiter counts
+  these, so every server process and a restarted one see the same failures.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from burnwatch.store.coltypes import UTCDateTime
@@ -51,3 +53,16 @@ class ReviewVerdict(Base):
     verdict: Mapped[bool] = mapped_column(Boolean)  # True = a real fire/smoke
     comment: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+
+class LoginFailure(Base):
+    """A failed login of ``username`` (lower-cased) from ``client`` (IP) at ``at`` (the app
+    clock, epoch seconds)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "username", "client", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[float] = mapped_column(Float)
