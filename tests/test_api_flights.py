@@ -76,3 +76,63 @@ def test_a_bad_upload_fails_with_a_message(api: ApiEnv, tmp_path: Path) -> None:
     job = _upload(api, bad)
     assert job["status"] == "failed"
     assert "bad.zip" in job["message"] or "zip" in job["message"].lower()
+
+
+def test_server_processes_do_not_fail_each_others_live_jobs(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """Two server processes on one database: starting (or beating) one marks only the jobs
+    whose owner stopped sending heartbeats, never the other's live ones."""
+    from concurrent.futures import Future
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from burnwatch.api import models  # noqa: F401
+    from burnwatch.api.jobs import FlightJobs
+    from burnwatch.api.models import FlightJob
+    from burnwatch.store.db import ensure_schema, session_factory
+    from burnwatch.store.models import now_utc
+
+    ensure_schema(db_url)
+    sessions = session_factory(db_url)
+    first = FlightJobs(sessions, tmp_path / "a", None)
+    second = FlightJobs(sessions, tmp_path / "b", None)
+    live, crashed, legacy, done = (first.new_job(f"{n}.zip", "pilot") for n in ("live", "crashed", "legacy", "done"))
+    long_ago = now_utc() - timedelta(minutes=10)
+    with sessions() as db:
+        db.execute(update(FlightJob).where(FlightJob.id == live).values(status="running"))
+        db.execute(update(FlightJob).where(FlightJob.id == crashed).values(status="running", heartbeat_at=long_ago))
+        db.execute(update(FlightJob).where(FlightJob.id == legacy).values(heartbeat_at=None))  # before 0008
+        db.execute(update(FlightJob).where(FlightJob.id == done).values(status="done", heartbeat_at=long_ago))
+        db.commit()
+
+    assert second.mark_interrupted() == 2  # what the second process does when it starts
+
+    def status(job_id: str) -> tuple[str, str]:
+        with sessions() as db:
+            job = db.get(FlightJob, job_id)
+            assert job is not None
+            return job.status, job.message
+
+    assert status(live) == ("running", "")
+    assert status(done)[0] == "done"
+    for job_id in (crashed, legacy):
+        st, msg = status(job_id)
+        assert st == "failed" and "server process running it stopped" in msg
+
+    # the first process's heartbeat keeps its unfinished job alive past the stale window
+    first._futures[live] = Future()  # an unfinished job of this process
+    with sessions() as db:
+        db.execute(update(FlightJob).where(FlightJob.id == live).values(heartbeat_at=long_ago))
+        db.commit()
+    assert first.mark_interrupted() == 0  # never its own
+    first.beat()
+    assert second.mark_interrupted() == 0
+    assert status(live) == ("running", "")
+    first._futures[live].set_result(None)  # it ends without a word (process killed): stale later
+    with sessions() as db:
+        db.execute(update(FlightJob).where(FlightJob.id == live).values(heartbeat_at=long_ago))
+        db.commit()
+    first.beat()  # nothing of its own left to touch
+    assert second.mark_interrupted() == 1 and status(live)[0] == "failed"
+    first.shutdown()
+    second.shutdown()

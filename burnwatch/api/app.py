@@ -86,7 +86,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        jobs.mark_interrupted()
+        jobs.start()
         if freeze_gc:
             freeze_startup_objects()
         yield

@@ -5,7 +5,10 @@ The app owns one :class:`FlightJobs` (a small thread pool). Each job runs
 processes unless ``workers=0``), then ingests the flight's ``hotspots.geojson`` into the
 database (:func:`burnwatch.store.ingest.ingest_hotspots`) and links the scan to the job.
 Progress lives in memory (for fast polling) and in the ``flight_jobs`` table (survives a
-restart; a job interrupted by a restart is marked failed on start-up).
+restart). Each server process touches its unfinished jobs' ``heartbeat_at`` every
+``heartbeat_s``; a queued or running job whose heartbeat is older than ``stale_after_s`` (its
+process stopped or crashed) is marked failed — at start-up and on every heartbeat — so several
+server processes can share one database without failing each other's live jobs.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from burnwatch.api.models import FlightJob
@@ -48,25 +52,73 @@ class FlightJobs:
         detector_factory: Callable[[], Any] | None,
         workers: int = 1,
         max_jobs: int = 1,
+        heartbeat_s: float = 30.0,
+        stale_after_s: float = 120.0,
     ) -> None:
         self.sessions = sessions
         self.flights_dir = Path(flights_dir)
         self.detector_factory = detector_factory
         self.workers = workers
+        self.heartbeat_s = heartbeat_s
+        self.stale_after_s = stale_after_s
         self._pool = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="burnwatch-flight")
         self._progress: dict[str, Progress] = {}
         self._futures: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._heart: threading.Thread | None = None
 
-    def mark_interrupted(self) -> None:
-        """Jobs left queued/running by a previous process will never finish: say so."""
+    def start(self) -> None:
+        """At server start: fail the stale jobs, then keep this process's jobs alive."""
+        self.mark_interrupted()
+        self._stop.clear()
+        self._heart = threading.Thread(
+            target=self._heartbeat_loop, name="burnwatch-flight-heartbeat", daemon=True
+        )
+        self._heart.start()
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            try:
+                self.beat()
+                self.mark_interrupted()
+            except Exception:  # a database hiccup must not end the heartbeat
+                log.exception("flight job heartbeat failed")
+
+    def _own_unfinished(self) -> list[str]:
+        with self._lock:
+            return [job_id for job_id, fut in self._futures.items() if not fut.done()]
+
+    def beat(self) -> None:
+        """Touch ``heartbeat_at`` of this process's queued and running jobs."""
+        own = self._own_unfinished()
+        if own:
+            with self.sessions() as db:
+                db.execute(update(FlightJob).where(FlightJob.id.in_(own)).values(heartbeat_at=now_utc()))
+                db.commit()
+
+    def mark_interrupted(self) -> int:
+        """Queued/running jobs with no heartbeat for ``stale_after_s`` (their server process
+        stopped) will never finish: mark them failed. Returns how many."""
+        cutoff = now_utc() - timedelta(seconds=self.stale_after_s)
+        stale = FlightJob.status.in_(("queued", "running")) & (
+            FlightJob.heartbeat_at.is_(None) | (FlightJob.heartbeat_at < cutoff)
+        )
+        own = self._own_unfinished()
+        if own:
+            stale = stale & FlightJob.id.not_in(own)
         with self.sessions() as db:
-            db.execute(
+            result: CursorResult[Any] = db.execute(  # type: ignore[assignment]  # an UPDATE's result
                 update(FlightJob)
-                .where(FlightJob.status.in_(("queued", "running")))
-                .values(status="failed", message="interrupted by a restart; upload again")
+                .where(stale)
+                .values(
+                    status="failed",
+                    message="interrupted: the server process running it stopped; upload again",
+                    finished_at=now_utc(),
+                )
             )
             db.commit()
+        return int(result.rowcount or 0)
 
     def job_dir(self, job_id: str) -> Path:
         return self.flights_dir / job_id
@@ -76,7 +128,14 @@ class FlightJobs:
         self.job_dir(job_id).mkdir(parents=True, exist_ok=True)
         with self.sessions() as db:
             db.add(
-                FlightJob(id=job_id, filename=filename, uploaded_by=uploaded_by, status="queued", report={})
+                FlightJob(
+                    id=job_id,
+                    filename=filename,
+                    uploaded_by=uploaded_by,
+                    status="queued",
+                    report={},
+                    heartbeat_at=now_utc(),
+                )
             )
             db.commit()
         return job_id
@@ -85,7 +144,8 @@ class FlightJobs:
         with self._lock:
             self._progress[job_id] = Progress()
         self._save(job_id, size_bytes=size)
-        self._futures[job_id] = self._pool.submit(self._run, job_id, zip_path)
+        with self._lock:
+            self._futures[job_id] = self._pool.submit(self._run, job_id, zip_path)
 
     def progress(self, job_id: str) -> Progress | None:
         with self._lock:
@@ -97,11 +157,14 @@ class FlightJobs:
             fut.result(timeout=timeout)
 
     def shutdown(self) -> None:
+        self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _save(self, job_id: str, **values: Any) -> None:
         with self.sessions() as db:
-            db.execute(update(FlightJob).where(FlightJob.id == job_id).values(**values))
+            db.execute(
+                update(FlightJob).where(FlightJob.id == job_id).values(**values, heartbeat_at=now_utc())
+            )
             db.commit()
 
     def _set(self, job_id: str, **values: Any) -> None:
