@@ -96,16 +96,14 @@ def test_server_processes_do_not_fail_each_others_live_jobs(db_url: str, tmp_pat
     sessions = session_factory(db_url)
     first = FlightJobs(sessions, tmp_path / "a", None)
     second = FlightJobs(sessions, tmp_path / "b", None)
-    live, crashed, legacy, done = (first.new_job(f"{n}.zip", "pilot") for n in ("live", "crashed", "legacy", "done"))
+    gone = FlightJobs(sessions, tmp_path / "c", None)  # a process that made jobs, then died
+    live, crashed, legacy, done = (gone.new_job(f"{n}.zip", "pilot") for n in ("live", "crashed", "legacy", "done"))
     long_ago = now_utc() - timedelta(minutes=10)
-    with sessions() as db:
-        db.execute(update(FlightJob).where(FlightJob.id == live).values(status="running"))
-        db.execute(update(FlightJob).where(FlightJob.id == crashed).values(status="running", heartbeat_at=long_ago))
-        db.execute(update(FlightJob).where(FlightJob.id == legacy).values(heartbeat_at=None))  # before 0008
-        db.execute(update(FlightJob).where(FlightJob.id == done).values(status="done", heartbeat_at=long_ago))
-        db.commit()
 
-    assert second.mark_interrupted() == 2  # what the second process does when it starts
+    def set_job(job_id: str, **values: object) -> None:
+        with sessions() as db:
+            db.execute(update(FlightJob).where(FlightJob.id == job_id).values(**values))
+            db.commit()
 
     def status(job_id: str) -> tuple[str, str]:
         with sessions() as db:
@@ -113,6 +111,12 @@ def test_server_processes_do_not_fail_each_others_live_jobs(db_url: str, tmp_pat
             assert job is not None
             return job.status, job.message
 
+    set_job(live, status="running")  # beating recently
+    set_job(crashed, status="running", heartbeat_at=long_ago)
+    set_job(legacy, heartbeat_at=None)  # a row from before migration 0008
+    set_job(done, status="done", heartbeat_at=long_ago)
+
+    assert second.mark_interrupted() == 2  # what the second process does when it starts
     assert status(live) == ("running", "")
     assert status(done)[0] == "done"
     for job_id in (crashed, legacy):
@@ -120,19 +124,23 @@ def test_server_processes_do_not_fail_each_others_live_jobs(db_url: str, tmp_pat
         assert st == "failed" and "server process running it stopped" in msg
 
     # the first process's heartbeat keeps its unfinished job alive past the stale window
-    first._futures[live] = Future()  # an unfinished job of this process
-    with sessions() as db:
-        db.execute(update(FlightJob).where(FlightJob.id == live).values(heartbeat_at=long_ago))
-        db.commit()
+    first._futures[live] = Future()  # the live job belongs to the first process
+    set_job(live, heartbeat_at=long_ago)
     assert first.mark_interrupted() == 0  # never its own
     first.beat()
     assert second.mark_interrupted() == 0
     assert status(live) == ("running", "")
-    first._futures[live].set_result(None)  # it ends without a word (process killed): stale later
-    with sessions() as db:
-        db.execute(update(FlightJob).where(FlightJob.id == live).values(heartbeat_at=long_ago))
-        db.commit()
+    # ... and so does a job whose upload is still streaming in (a big zip on a slow link)
+    uploading = first.new_job("big.zip", "pilot")
+    set_job(uploading, heartbeat_at=long_ago)
+    first.beat()
+    assert second.mark_interrupted() == 0 and status(uploading) == ("queued", "")
+    first._set(uploading, status="failed", message="upload refused")  # no longer first's to keep
+    # the live job ends without a word (its process killed): it goes stale and is failed
+    first._futures[live].set_result(None)
+    set_job(live, heartbeat_at=long_ago)
     first.beat()  # nothing of its own left to touch
     assert second.mark_interrupted() == 1 and status(live)[0] == "failed"
-    first.shutdown()
-    second.shutdown()
+    assert status(uploading) == ("failed", "upload refused")
+    for runner in (first, second, gone):
+        runner.shutdown()

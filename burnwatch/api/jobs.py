@@ -64,6 +64,7 @@ class FlightJobs:
         self._pool = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="burnwatch-flight")
         self._progress: dict[str, Progress] = {}
         self._futures: dict[str, Future[None]] = {}
+        self._uploading: set[str] = set()  # created here, upload still streaming in
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._heart: threading.Thread | None = None
@@ -86,8 +87,10 @@ class FlightJobs:
                 log.exception("flight job heartbeat failed")
 
     def _own_unfinished(self) -> list[str]:
+        """This process's jobs still uploading, queued or running."""
         with self._lock:
-            return [job_id for job_id, fut in self._futures.items() if not fut.done()]
+            running = [job_id for job_id, fut in self._futures.items() if not fut.done()]
+            return sorted(self._uploading) + running
 
     def beat(self) -> None:
         """Touch ``heartbeat_at`` of this process's queued and running jobs."""
@@ -138,6 +141,8 @@ class FlightJobs:
                 )
             )
             db.commit()
+        with self._lock:  # a big upload over a slow link may take longer than stale_after_s
+            self._uploading.add(job_id)
         return job_id
 
     def submit(self, job_id: str, zip_path: Path, size: int) -> None:
@@ -146,6 +151,7 @@ class FlightJobs:
         self._save(job_id, size_bytes=size)
         with self._lock:
             self._futures[job_id] = self._pool.submit(self._run, job_id, zip_path)
+            self._uploading.discard(job_id)
 
     def progress(self, job_id: str) -> Progress | None:
         with self._lock:
@@ -169,6 +175,8 @@ class FlightJobs:
 
     def _set(self, job_id: str, **values: Any) -> None:
         with self._lock:
+            if values.get("status") in ("done", "failed"):
+                self._uploading.discard(job_id)  # e.g. the upload was refused
             p = self._progress.setdefault(job_id, Progress())
             for k, v in values.items():
                 setattr(p, k, v)
