@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from burnwatch.api.models import LoginFailure
 from burnwatch.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
+from burnwatch.store.db import committed
 from burnwatch.store.models import User
 from burnwatch.store.users import ROLES
 
@@ -127,15 +129,8 @@ def optional_principal(request: Request) -> Principal | None:
 
 def db_session(request: Request) -> Iterator[Session]:
     """A session per request: committed when the route returns, rolled back on error."""
-    session: Session = request.app.state.sessions()
-    try:
+    with committed(request.app.state.sessions()) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # --- tokens --------------------------------------------------------------------------------
@@ -215,14 +210,12 @@ class LoginLimiter:
         self.window_s = window_s
 
     def check(self, key: tuple[str, str]) -> None:
-        from burnwatch.api.models import LoginFailure as F
-
         now = self.clock()
         with self.sessions() as db:
             recent = db.scalars(
-                select(F.at)
-                .where(*_failure_key(key), F.at >= now - self.window_s)
-                .order_by(F.at.desc())
+                select(LoginFailure.at)
+                .where(*_failure_key(key), LoginFailure.at >= now - self.window_s)
+                .order_by(LoginFailure.at.desc())
                 .limit(self.max_failures)
             ).all()
         if len(recent) >= self.max_failures:
@@ -231,31 +224,21 @@ class LoginLimiter:
             raise RateLimitedError(f"too many failed logins; try again in {wait} s")
 
     def failed(self, key: tuple[str, str]) -> None:
-        from sqlalchemy import delete
-
-        from burnwatch.api.models import LoginFailure as F
-
         now = self.clock()
         with self.sessions() as db:
-            db.add(F(username=key[0][:64], client=key[1][:64], at=now))
+            db.add(LoginFailure(username=key[0][:64], client=key[1][:64], at=now))
             # keep the table small: this key's failures that no longer count
-            db.execute(delete(F).where(*_failure_key(key), F.at < now - self.window_s))
+            db.execute(delete(LoginFailure).where(*_failure_key(key), LoginFailure.at < now - self.window_s))
             db.commit()
 
     def reset(self, key: tuple[str, str]) -> None:
-        from sqlalchemy import delete
-
-        from burnwatch.api.models import LoginFailure as F
-
         with self.sessions() as db:
-            db.execute(delete(F).where(*_failure_key(key)))
+            db.execute(delete(LoginFailure).where(*_failure_key(key)))
             db.commit()
 
 
 def _failure_key(key: tuple[str, str]) -> tuple[Any, Any]:
-    from burnwatch.api.models import LoginFailure as F
-
-    return F.username == key[0][:64], F.client == key[1][:64]
+    return LoginFailure.username == key[0][:64], LoginFailure.client == key[1][:64]
 
 
 def login(request: Request, username: str, password: str) -> Principal:

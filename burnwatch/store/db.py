@@ -166,7 +166,13 @@ def session_scope(url: str | None = None, *, migrate: bool = True) -> Iterator[S
     """A session that commits on success and rolls back on error."""
     if migrate:
         ensure_schema(url)
-    session = session_factory(url)()
+    with committed(session_factory(url)()) as session:
+        yield session
+
+
+@contextmanager
+def committed(session: Session) -> Iterator[Session]:
+    """Use ``session``; commit when the block ends, roll back on error, close it either way."""
     try:
         yield session
         session.commit()
