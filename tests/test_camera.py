@@ -9,6 +9,7 @@ import pytest
 from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shapely.geometry import Point
 
 from burnwatch.georef.camera import (
     Camera,
@@ -62,6 +63,62 @@ def test_distortion_round_trip(xn: float, yn: float) -> None:
     u, v = P4_INTR.project(np.array([xn * 0.7]), np.array([yn * 0.5]))
     x2, y2 = P4_INTR.unproject(u, v)
     assert abs(x2[0] - xn * 0.7) < 1e-7 and abs(y2[0] - yn * 0.5) < 1e-7
+
+
+# The P4 RTK lens with a stronger k1: its radial polynomial turns back (r ≈ 1.26) before the
+# frame's corners (r_d ≈ 0.90), as a strongly distorted factory calibration can.
+FOLDING = Intrinsics(1368, 912, 914.255, 912.655, 682.99, 461.78, -0.31, 0.112, 0.000925, 0.0000882, -0.0332)
+
+
+def test_lens_range_is_the_polynomials_turning_point() -> None:
+    for intr in (P4_INTR, FOLDING):
+        r = np.linspace(0.0, intr.max_radius, 2001)
+        slope = np.gradient(intr.distorted_radius(r), r)
+        assert slope[:-2].min() > 0.0 and abs(slope[-1]) < 1e-2  # increasing, flat at the end
+    assert P4_INTR.max_radius == pytest.approx(1.348, abs=1e-3) and P4_INTR.frame_in_lens_range()
+    assert not FOLDING.frame_in_lens_range()
+    assert math.isinf(PLAIN.max_radius) and PLAIN.frame_in_lens_range()
+    assert math.isinf(Intrinsics(100, 100, 90.0, 90.0, 50.0, 50.0, k1=0.05).max_radius)
+
+
+def test_unproject_is_exact_inside_the_lens_range_and_nan_beyond() -> None:
+    """A plain fixed-point inversion lands on the folded branch here (100+ px reprojection error)."""
+    u = np.array([0.0, 1368.0, 0.0, 1368.0, 684.0, 0.0, 1368.0, 684.0])
+    v = np.array([0.0, 0.0, 912.0, 912.0, 456.0, 456.0, 456.0, 0.0])
+    x, y = FOLDING.unproject(u, v)
+    inside = FOLDING.in_lens_range(u, v)
+    assert list(inside) == [False] * 4 + [True] * 4  # the corners are beyond it, the edges are not
+    assert np.isnan(x[~inside]).all() and np.isnan(y[~inside]).all()
+    assert (np.hypot(x[inside], y[inside]) < FOLDING.max_radius).all()
+    u2, v2 = FOLDING.project(x[inside], y[inside])
+    assert np.allclose(u2, u[inside], atol=1e-9) and np.allclose(v2, v[inside], atol=1e-9)
+    x, y = P4_INTR.unproject(u, v)  # the real lens: every pixel, corners included, round-trips
+    u2, v2 = P4_INTR.project(x, y)
+    assert np.allclose(u2, u, atol=1e-9) and np.allclose(v2, v, atol=1e-9)
+
+
+def test_beyond_the_lens_range_no_ray_no_fold_back() -> None:
+    c = cam(intr=FOLDING)
+    with pytest.raises(RayMissError, match="range of the lens distortion model"):
+        c.ground_point(0.0, 0.0, FlatGround(0.0))
+    poly, clipped = c.footprint(FlatGround(0.0))
+    assert clipped and poly.is_valid and np.isfinite(poly.bounds).all()
+    # nadir at 60 m: a ray at normalised radius r lands 60 r from the nadir point; the corners
+    # are cut at the turning point, and the edge midpoints (inside the range) are kept
+    far = max(math.dist(xy, c.pose.centre[:2]) for xy in poly.exterior.coords)
+    assert 0.95 * 60.0 * FOLDING.max_radius < far < 1.001 * 60.0 * FOLDING.max_radius
+    mids = c.pixel_to_ground(
+        np.array([684.0, 0.0, 1368.0, 684.0]), np.array([0.0, 456.0, 456.0, 912.0]), FlatGround(0.0)
+    )[0]
+    assert all(poly.buffer(1e-6).contains(Point(p[:2])) for p in mids)
+    # a ground point seen at r = 1.5 (beyond the turning point) would project back inside
+    # the frame; it is reported as not visible instead
+    xn, yn = 1.5 * math.cos(math.radians(20.0)), 1.5 * math.sin(math.radians(20.0))
+    u, v = FOLDING.project(np.array([xn]), np.array([yn]))
+    assert 0 < u[0] < 1368 and 0 < v[0] < 912
+    ground = c.pose.centre + 60.0 * (c.pose.rotation() @ np.array([xn, yn, 1.0]))
+    _, _, visible = c.ground_to_pixel(ground[0], ground[1], ground[2])
+    assert not visible[0]
 
 
 @settings(max_examples=80, deadline=None)

@@ -398,3 +398,29 @@ def test_photo_without_attitude_is_placed_with_a_wide_error(tmp_path: Path) -> N
     )
     unc = {h.attributes["photo"]: h.uncertainty_m for h in res.hotspots}
     assert unc["bare.jpg"] > 2 * unc["DJI_0000.JPG"]
+
+
+def test_lens_model_that_folds_inside_the_frame_is_reported_and_cut(tmp_path: Path) -> None:
+    """A DewarpData polynomial that turns back before the corners: no fold-back rays."""
+    src = tmp_path / "in"
+    src.mkdir()
+    markers = _markers(LON0, LAT0)
+    spec = _good_spec(0)
+    dewarp = "2018-04-09;916.0,916.0,0.0,0.0,-0.31,0.112,0.0,0.0,-0.0332"
+    write_photo(
+        src / "DJI_0001.JPG",
+        spec,
+        render(spec, project_markers(spec, markers, TAKEOFF)),
+        extra_xmp={"DewarpData": dewarp},
+    )
+    res = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0)
+    (rep,) = res.files
+    assert rep.status == "ok"
+    assert any("lens distortion model (DJI DewarpData) turns back" in m for m in rep.messages), rep.messages
+    import geopandas as gpd
+
+    fp = gpd.read_file(tmp_path / "out" / "footprints.geojson")
+    assert len(fp) == 1 and fp.geometry.iloc[0].is_valid and bool(fp["clipped"].iloc[0])
+    # the markers near the image centre are well inside the lens range and all placed
+    assert len(res.hotspots) == len(MARKERS_EN)
+    assert all(fp.geometry.iloc[0].contains(Point(h.lon, h.lat)) for h in res.hotspots)

@@ -26,6 +26,7 @@ from burnwatch.flights.outputs import FlightLayers, write_report
 from burnwatch.flights.place import (
     camera_for,
     height_model,
+    lens_range_message,
     photo_time,
     place_detections,
     sigma_for,
@@ -399,7 +400,10 @@ def _place_flight(
             rep.status, rep.messages = "error", [*rep.messages, exc.message]
             continue
         when, tflag = photo_time(m, utc_offset_h)
-        if clipped:
+        lens_note = lens_range_message(m.name, cam.intrinsics, intrinsics_from_meta(m)[1])
+        if lens_note:
+            rep.messages.append(lens_note)
+        elif clipped:
             rep.messages.append(
                 f"{m.name}: footprint clipped at {max_range_m:.0f} m (rays above the horizon "
                 "or outside the DSM)"
@@ -506,7 +510,7 @@ def _place_orthomosaics(
             from affine import Affine
 
             assert out.transform is not None and out.crs is not None
-            cx, cy = Affine(*out.transform) * (out.width / 2, out.height / 2)
+            cx, cy = Affine(*out.transform) @ (out.width / 2, out.height / 2)
             from pyproj import Transformer
 
             lon, lat = Transformer.from_crs(out.crs, "EPSG:4326", always_xy=True).transform(cx, cy)

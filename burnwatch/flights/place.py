@@ -23,10 +23,12 @@ from shapely.geometry import Polygon
 
 from burnwatch.errors import InputError
 from burnwatch.georef.camera import (
+    BEYOND_LENS_RANGE,
     DEFAULT_MAX_RANGE_M,
     Camera,
     FlatGround,
     Ground,
+    Intrinsics,
     Pose,
     PoseSigma,
     ground_uncertainty,
@@ -103,6 +105,18 @@ def camera_for(meta: PhotoMeta, hm: HeightModel, crs: str) -> Camera:
     return Camera(intr, Pose.from_gps(meta.lon, meta.lat, z, yaw, pitch, roll, crs=crs))
 
 
+def lens_range_message(name: str, intrinsics: Intrinsics, source: str) -> str | None:
+    """A report line when the lens model cannot give every pixel of the frame a ray, else None."""
+    if intrinsics.frame_in_lens_range():
+        return None
+    radius_px = float(intrinsics.distorted_radius(intrinsics.max_radius)) * intrinsics.fx
+    return (
+        f"{name}: the lens distortion model ({source}) turns back {radius_px:.0f} px from the optical "
+        "centre, inside the frame: the corners beyond have no unique ray; footprint cut there, "
+        "detections there not placed"
+    )
+
+
 def sigma_for(meta: PhotoMeta, default: PoseSigma) -> PoseSigma:
     """Pose uncertainty: RTK standard deviations when the photo carries them, else ``default``."""
     if meta.rtk_std_lon is not None and meta.rtk_std_lat is not None:
@@ -160,6 +174,11 @@ def place_detections(
     messages: list[str] = []
     for det in detections:
         u, v = det.box.centre
+        if not camera.intrinsics.in_lens_range(np.array([u]), np.array([v]))[0]:
+            messages.append(
+                f"{meta.name}: {det.class_name} box at ({u:.0f}, {v:.0f}) px {BEYOND_LENS_RANGE}; not placed"
+            )
+            continue
         pts, hit = camera.pixel_to_ground(np.array([u]), np.array([v]), ground, max_range)
         if not hit[0]:
             messages.append(

@@ -100,24 +100,127 @@ class Intrinsics:
         xd, yd = self._distort(np.asarray(xn, float), np.asarray(yn, float))
         return self.fx * xd + self.cx, self.fy * yd + self.cy
 
+    @property
+    def max_radius(self) -> float:
+        """Largest normalised (undistorted) radius the radial polynomial can represent.
+
+        ``r_d(r) = r (1 + k1 r² + k2 r⁴ + k3 r⁶)`` is one-to-one only up to its first turning
+        point, where ``d r_d / d r = 1 + 3 k1 r² + 5 k2 r⁴ + 7 k3 r⁶`` reaches 0: beyond it the
+        model folds back and a pixel has no unique ray. Infinite when it never turns.
+        """
+        return _turning_radius(self.k1, self.k2, self.k3)
+
+    def distorted_radius(self, r: float | np.ndarray) -> np.ndarray:
+        """Radial part of the distortion: normalised undistorted radius -> distorted radius."""
+        ra = np.asarray(r, float)
+        r2 = ra * ra
+        return ra * (1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3)))
+
+    def in_lens_range(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Pixels whose distorted radius lies inside the model's one-to-one range."""
+        rmax = self.max_radius
+        if not math.isfinite(rmax):
+            return np.ones(np.shape(np.atleast_1d(u)), bool)
+        xd = (np.atleast_1d(np.asarray(u, float)) - self.cx) / self.fx
+        yd = (np.atleast_1d(np.asarray(v, float)) - self.cy) / self.fy
+        return np.hypot(xd, yd) < float(self.distorted_radius(rmax)) * (1.0 - LENS_RANGE_MARGIN)
+
+    def frame_in_lens_range(self) -> bool:
+        """Whether every pixel of the frame (its four corners) has a ray."""
+        w, h = float(self.width), float(self.height)
+        return bool(self.in_lens_range(np.array([0.0, w, w, 0.0]), np.array([0.0, 0.0, h, h])).all())
+
+    def clamp_to_lens_range(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Move pixels beyond the model's range radially onto its edge; returns (u, v, moved)."""
+        ua, va = np.atleast_1d(np.asarray(u, float)).copy(), np.atleast_1d(np.asarray(v, float)).copy()
+        out = ~self.in_lens_range(ua, va)
+        if out.any():
+            xd, yd = (ua[out] - self.cx) / self.fx, (va[out] - self.cy) / self.fy
+            scale = float(self.distorted_radius(self.max_radius)) * (1.0 - 2.0 * LENS_RANGE_MARGIN)
+            scale /= np.hypot(xd, yd)
+            ua[out], va[out] = self.cx + self.fx * xd * scale, self.cy + self.fy * yd * scale
+        return ua, va, out
+
     def unproject(self, u: np.ndarray, v: np.ndarray, iterations: int = 40) -> tuple[np.ndarray, np.ndarray]:
-        """Pixel (u, v) -> normalised undistorted coordinates (fixed-point iteration)."""
+        """Pixel (u, v) -> normalised undistorted coordinates; NaN beyond the model's range.
+
+        The radial polynomial is inverted on its one-to-one branch ``[0, max_radius]`` by
+        bisection (exact to ~1e-13, never jumping to the folded branch the way a plain
+        fixed-point iteration does on strongly distorted corners); the small tangential terms
+        are removed by an outer fixed-point loop.
+        """
         xd = (np.asarray(u, float) - self.cx) / self.fx
         yd = (np.asarray(v, float) - self.cy) / self.fy
         if not self.has_distortion:
             return xd, yd
+        bad = ~self.in_lens_range(u, v).reshape(np.shape(xd))
+        xd, yd = np.where(bad, np.nan, xd), np.where(bad, np.nan, yd)
+        rmax = self.max_radius
         x, y = xd.copy(), yd.copy()
         for _ in range(iterations):
             r2 = x * x + y * y
-            radial = 1.0 + r2 * (self.k1 + r2 * (self.k2 + r2 * self.k3))
-            dx = 2.0 * self.p1 * x * y + self.p2 * (r2 + 2.0 * x * x)
-            dy = self.p1 * (r2 + 2.0 * y * y) + 2.0 * self.p2 * x * y
-            x_new, y_new = (xd - dx) / radial, (yd - dy) / radial
-            if np.nanmax(np.abs(x_new - x) + np.abs(y_new - y), initial=0.0) < 1e-12:
-                x, y = x_new, y_new
-                break
+            ax = xd - (2.0 * self.p1 * x * y + self.p2 * (r2 + 2.0 * x * x))
+            ay = yd - (self.p1 * (r2 + 2.0 * y * y) + 2.0 * self.p2 * x * y)
+            target = np.hypot(ax, ay)
+            r = self._invert_radial(target, rmax)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gain = np.where(target > 0.0, r / target, 1.0)
+            x_new, y_new = ax * gain, ay * gain
+            done = np.nanmax(np.abs(x_new - x) + np.abs(y_new - y), initial=0.0) < 1e-12
             x, y = x_new, y_new
+            if done:
+                break
         return x, y
+
+    def _invert_radial(self, target: np.ndarray, rmax: float) -> np.ndarray:
+        """r in [0, rmax] with distorted_radius(r) = target: Newton safeguarded by bisection."""
+        lo = np.zeros_like(target)
+        if math.isfinite(rmax):
+            hi = np.full_like(target, rmax)
+        else:  # monotone everywhere: grow the bracket until it holds the target
+            hi = np.maximum(2.0 * target, 1.0)
+            for _ in range(64):
+                short = self.distorted_radius(hi) < target
+                if not short.any():
+                    break
+                hi = np.where(short, 2.0 * hi, hi)
+        r = np.clip(target, lo, hi)
+        for _ in range(100):
+            r2 = r * r
+            f = self.distorted_radius(r) - target
+            slope = 1.0 + r2 * (3.0 * self.k1 + r2 * (5.0 * self.k2 + r2 * 7.0 * self.k3))
+            lo, hi = np.where(f < 0.0, r, lo), np.where(f < 0.0, hi, r)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                step = r - f / slope
+            ok = (slope > 0.0) & (step >= lo) & (step <= hi)
+            r_new = np.where(ok, step, 0.5 * (lo + hi))
+            if np.nanmax(np.abs(r_new - r), initial=0.0) < 1e-13:
+                return r_new
+            r = r_new
+        return r
+
+
+#: Why a pixel beyond :attr:`Intrinsics.max_radius` has no ray (completes "pixel (u, v) ...").
+BEYOND_LENS_RANGE = (
+    "lies beyond the range of the lens distortion model (the polynomial turns back there, so "
+    "the pixel has no unique ray)"
+)
+
+#: Pixels within this fraction of the lens model's turning point count as beyond it: there the
+#: slope d r_d / d r tends to 0 and a ray is not determined by its pixel.
+LENS_RANGE_MARGIN = 0.002
+
+
+def _turning_radius(k1: float, k2: float, k3: float) -> float:
+    """First r > 0 where 1 + 3 k1 r² + 5 k2 r⁴ + 7 k3 r⁶ = 0 (inf when none)."""
+    coeffs = [7.0 * k3, 5.0 * k2, 3.0 * k1, 1.0]
+    while coeffs and coeffs[0] == 0.0:
+        coeffs.pop(0)
+    if len(coeffs) < 2:
+        return math.inf
+    roots = np.roots(coeffs)
+    s = [float(z.real) for z in roots if abs(z.imag) < 1e-12 and z.real > 0.0]
+    return math.sqrt(min(s)) if s else math.inf
 
 
 def rotation_enu_from_camera(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
@@ -354,8 +457,8 @@ def _reproject(data: np.ndarray, transform: object, src: str, dst: str) -> tuple
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
     h, w = data.shape
-    left, top = transform * (0, 0)  # type: ignore[operator]
-    right, bottom = transform * (w, h)  # type: ignore[operator]
+    left, top = transform @ (0, 0)  # type: ignore[operator]
+    right, bottom = transform @ (w, h)  # type: ignore[operator]
     dst_t, dw, dh = calculate_default_transform(
         src, dst, w, h, left=left, bottom=bottom, right=right, top=top
     )
@@ -416,6 +519,8 @@ class Camera:
         self, u: float, v: float, ground: Ground, max_range: float = DEFAULT_MAX_RANGE_M
     ) -> np.ndarray:
         """One pixel -> ground (x, y, z); :class:`RayMissError` when the ray misses."""
+        if not self.intrinsics.in_lens_range(np.array([u]), np.array([v]))[0]:
+            raise RayMissError(f"pixel ({u:.1f}, {v:.1f}) {BEYOND_LENS_RANGE}")
         pts, hit = self.pixel_to_ground(np.array([u]), np.array([v]), ground, max_range)
         if not hit[0]:
             raise RayMissError(
@@ -427,12 +532,19 @@ class Camera:
     def ground_to_pixel(
         self, x: np.ndarray, y: np.ndarray, z: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """World points -> pixel (u, v) and ``in_front`` (point is ahead of the camera)."""
+        """World points -> pixel (u, v) and ``in_front``.
+
+        ``in_front``: the point is ahead of the camera *and* inside the lens model's one-to-one
+        range (:attr:`Intrinsics.max_radius`); beyond it the distortion polynomial folds back
+        and would put a point far outside the field of view onto a pixel inside the frame.
+        """
         p = np.stack([np.atleast_1d(x), np.atleast_1d(y), np.atleast_1d(z)], axis=-1).astype(float)
         pc = (p - self.pose.centre) @ self.pose.rotation()
         in_front = pc[:, 2] > 1e-9
         with np.errstate(divide="ignore", invalid="ignore"):
-            u, v = self.intrinsics.project(pc[:, 0] / pc[:, 2], pc[:, 1] / pc[:, 2])
+            xn, yn = pc[:, 0] / pc[:, 2], pc[:, 1] / pc[:, 2]
+            u, v = self.intrinsics.project(xn, yn)
+            in_front &= np.hypot(xn, yn) < self.intrinsics.max_radius
         return u, v, in_front
 
     def border_pixels(
@@ -463,11 +575,13 @@ class Camera:
         """Ground polygon (pose CRS) of the image (or a pixel ``box``) and whether it was clipped.
 
         The border is sampled densely so an oblique footprint's curved/convex edges are
-        followed. Border rays that leave a DSM continue on a flat plane at the DSM's median
-        height; rays that still miss (above the horizon) are cut at ``max_range``. ``clipped``
-        is True when either happened.
+        followed. Border pixels beyond the lens model's one-to-one range (strongly distorted
+        corners, see :attr:`Intrinsics.max_radius`) are moved radially onto its edge. Border rays
+        that leave a DSM continue on a flat plane at the DSM's median height; rays that still
+        miss (above the horizon) are cut at ``max_range``. ``clipped`` is True when any of
+        these happened.
         """
-        u, v = self.border_pixels(per_edge, box)
+        u, v, beyond_lens = self.intrinsics.clamp_to_lens_range(*self.border_pixels(per_edge, box))
         pts, hit = self.pixel_to_ground(u, v, ground, max_range)
         if isinstance(ground, DSMGround) and not hit.all():
             fb, _ = FlatGround(ground.zmedian).intersect(
@@ -478,7 +592,7 @@ class Camera:
         if not poly.is_valid:  # a self-touching border (relief, clipping): repair, keep one polygon
             fixed = poly.buffer(0)
             poly = fixed if isinstance(fixed, Polygon) else Polygon(poly.convex_hull.exterior)
-        return poly, bool((~hit).any())
+        return poly, bool((~hit).any() or beyond_lens.any())
 
 
 def ground_uncertainty(
