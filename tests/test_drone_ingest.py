@@ -266,49 +266,54 @@ def test_twenty_full_size_photos_with_progress(tmp_path: Path) -> None:
     assert max(_errors(res.hotspots, markers)) < 0.5
 
 
-def test_dsm_flight_on_a_slope_and_srt_track(tmp_path: Path) -> None:
-    """Markers on a 25 % slope: the DSM puts them back within 0.5 m; a flat ground would not."""
+def _slope_height(x: np.ndarray, x0: float, slope: float = 0.25) -> np.ndarray:
+    return TAKEOFF + slope * (np.asarray(x) - x0)  # rises eastwards (25 cm per metre by default)
+
+
+def _slope_dsm(path: Path, datum_shift_m: float = 0.0, slope: float = 0.25) -> Path:
+    """A 300 x 300 m DSM of a slope around the markers, heights + ``datum_shift_m``."""
     import rasterio
     from affine import Affine
     from pyproj import Transformer
 
-    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
-    x0, y0 = to_utm.transform(LON0, LAT0)
+    x0, y0 = Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True).transform(LON0, LAT0)
     res, n = 0.5, 600
     transform = Affine(res, 0, x0 - 150.0, 0, -res, y0 + 150.0)
     xs = x0 - 150.0 + (np.arange(n) + 0.5) * res
-
-    def height(x: np.ndarray) -> np.ndarray:
-        return TAKEOFF + 0.25 * (np.asarray(x) - x0)  # rises 25 cm per metre eastwards
-
-    dsm = tmp_path / "dsm.tif"
+    heights = np.tile(_slope_height(xs, x0, slope) + datum_shift_m, (n, 1)).astype("float32")
     with rasterio.open(
-        dsm,
-        "w",
-        driver="GTiff",
-        width=n,
-        height=n,
-        count=1,
-        dtype="float32",
-        crs="EPSG:32648",
-        transform=transform,
-        nodata=-9999,
-    ) as ds:
-        ds.write(np.tile(height(xs), (n, 1)).astype("float32"), 1)
+        path, "w", driver="GTiff", width=n, height=n, count=1, dtype="float32",
+        crs="EPSG:32648", transform=transform, nodata=-9999,
+    ) as ds:  # fmt: skip
+        ds.write(heights, 1)
+    return path
+
+
+def _slope_flight(src: Path, slope: float = 0.25) -> np.ndarray:
+    """Two oblique photos of markers standing on the slope (each at its own height)."""
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
+    x0, _ = to_utm.transform(LON0, LAT0)
     markers = _markers(LON0, LAT0)
     mx, _ = to_utm.transform(markers[:, 0], markers[:, 1])
-    src = tmp_path / "in"
     src.mkdir()
-    shots = []
     for k in range(2):
         lon, lat = offset_lonlat(LON0, LAT0, 3.0 * k, -40.0)
-        shots.append(ShotSpec(lon, lat, TAKEOFF + 70.0, 70.0, 0.0, -60.0, time=datetime(2026, 3, 1, 9, 0, k)))
-    for i, spec in enumerate(shots):
+        spec = ShotSpec(lon, lat, TAKEOFF + 70.0, 70.0, 0.0, -60.0, time=datetime(2026, 3, 1, 9, 0, k))
         u, v = np.empty(len(markers)), np.empty(len(markers))
-        for j, (lo, la) in enumerate(markers):  # each marker at its own ground height
-            uu, vv = project_markers(spec, np.array([[lo, la]]), float(height(mx[j])))
+        for j, (lo, la) in enumerate(markers):
+            uu, vv = project_markers(spec, np.array([[lo, la]]), float(_slope_height(mx[j], x0, slope)))
             u[j], v[j] = uu[0], vv[0]
-        write_photo(src / f"DJI_{i:04d}.JPG", spec, render(spec, (u, v), seed=i))
+        write_photo(src / f"DJI_{k:04d}.JPG", spec, render(spec, (u, v), seed=k))
+    return markers
+
+
+def test_dsm_flight_on_a_slope_and_srt_track(tmp_path: Path) -> None:
+    """Markers on a 25 % slope: the DSM puts them back within 0.5 m; a flat ground would not."""
+    src = tmp_path / "in"
+    markers = _slope_flight(src)
+    dsm = _slope_dsm(tmp_path / "dsm.tif")
     (src / "flight.SRT").write_text(
         "".join(
             f"{i + 1}\n00:00:0{i},000 --> 00:00:0{i + 1},000\n[latitude: {LAT0 + i * 1e-5:.6f}] "
@@ -319,6 +324,7 @@ def test_dsm_flight_on_a_slope_and_srt_track(tmp_path: Path) -> None:
     with_dsm = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0, dsm=dsm)
     assert len(with_dsm.hotspots) == 2 * len(MARKERS_EN)
     assert max(_errors(with_dsm.hotspots, markers)) < 0.5
+    assert with_dsm.warnings == []
     flat = ingest_flight(src, tmp_path / "flat", detector_factory=orange_factory, workers=0)
     assert max(_errors(flat.hotspots, markers)) > 2.0
     by = {f.name: f for f in with_dsm.files}
@@ -328,7 +334,42 @@ def test_dsm_flight_on_a_slope_and_srt_track(tmp_path: Path) -> None:
     track = gpd.read_file(tmp_path / "out" / "track.geojson")
     assert track["source"].iloc[0] == "srt" and track["points"].iloc[0] == 4
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["ground"].startswith("DSM")
+    assert report["ground"].startswith("DSM") and report["warnings"] == []
+
+
+def test_dsm_in_another_vertical_datum_is_caught(tmp_path: Path) -> None:
+    """Gently sloping ground (2 %, 6 m over the DSM): a DSM 28 m off the photos' datum (geoid vs
+    ellipsoid) is flagged either way and --alt-offset fixes it; a camera that would sit below the
+    DSM surface is refused instead of placed."""
+    markers = _slope_flight(tmp_path / "in", slope=0.02)
+    low = ingest_flight(
+        tmp_path / "in", tmp_path / "low", detector_factory=orange_factory, workers=0,
+        dsm=_slope_dsm(tmp_path / "dsm-28.tif", datum_shift_m=-28.0, slope=0.02),
+    )  # fmt: skip
+    assert len(low.warnings) == 1 and "above the DSM's heights" in low.warnings[0]
+    shifted = _slope_dsm(tmp_path / "dsm28.tif", datum_shift_m=28.0, slope=0.02)
+    res = ingest_flight(
+        tmp_path / "in", tmp_path / "out", detector_factory=orange_factory, workers=0, dsm=shifted
+    )
+    (warning,) = res.warnings
+    assert "below the DSM's heights" in warning and "--alt-offset" in warning
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["warnings"] == [warning]
+    assert max(_errors(res.hotspots, markers)) > 10.0  # what the warning is about
+    fixed = ingest_flight(
+        tmp_path / "in", tmp_path / "fixed", detector_factory=orange_factory, workers=0,
+        dsm=shifted, alt_offset_m=28.0,
+    )  # fmt: skip
+    assert fixed.warnings == [] and max(_errors(fixed.hotspots, markers)) < 0.5
+    buried = ingest_flight(
+        tmp_path / "in",
+        tmp_path / "buried",
+        detector_factory=orange_factory,
+        workers=0,
+        dsm=_slope_dsm(tmp_path / "dsm90.tif", datum_shift_m=90.0, slope=0.02),
+    )
+    assert buried.hotspots == [] and len(buried.warnings) == 1
+    for f in buried.files:
+        assert f.status == "error" and any("below the DSM surface" in m for m in f.messages), f.messages
 
 
 def test_camera_clock_offset_to_utc(tmp_path: Path) -> None:

@@ -139,6 +139,8 @@ def ingest(
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         + f"; {len(result.hotspots)} hotspots ({result.crs})"
     )
+    for w in result.warnings:
+        click.echo(f"  warning: {w}")
     for f in result.files:
         for msg in f.messages if f.status in ("error", "duplicate", "orthomosaic") else []:
             click.echo(f"  {f.status}: {msg}")

@@ -73,6 +73,7 @@ class FlightResult:
     hotspots: list[Hotspot]
     outputs: dict[str, Path]
     crs: str
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok_photos(self) -> int:
@@ -322,6 +323,7 @@ def ingest_flight(
         "created": datetime.now(timezone.utc).isoformat(),
         "crs": placement.crs,
         "ground": placement.ground,
+        "warnings": placement.warnings,
         "detector": getattr(detector_factory, "__name__", str(detector_factory)),
         "workers": scheduler or workers,
         "seconds_total": round(time.perf_counter() - t0, 3),
@@ -334,7 +336,11 @@ def ingest_flight(
     }
     write_report(report_path, report)
     log.info("flight %s: %d photos ok, %d hotspots", flight_id, len(good), len(placement.hotspots))
-    return FlightResult(flight_id, out_dir, reports, placement.hotspots, outputs, placement.crs)
+    for w in placement.warnings:
+        log.warning("flight %s: %s", flight_id, w)
+    return FlightResult(
+        flight_id, out_dir, reports, placement.hotspots, outputs, placement.crs, placement.warnings
+    )
 
 
 @dataclass
@@ -344,6 +350,7 @@ class _Placement:
     layers: FlightLayers
     hotspots: list[Hotspot]
     refinement: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def _place_flight(
@@ -430,7 +437,7 @@ def _place_flight(
         layers.add_track(
             [(m.lon, m.lat) for m, _ in in_order if m.lon is not None and m.lat is not None], "photos"
         )
-    return _Placement(crs, hm.description, layers, hotspots, refinement)
+    return _Placement(crs, hm.description, layers, hotspots, refinement, list(hm.warnings))
 
 
 def _refine(

@@ -26,6 +26,7 @@ from burnwatch.georef.camera import (
     BEYOND_LENS_RANGE,
     DEFAULT_MAX_RANGE_M,
     Camera,
+    DSMGround,
     FlatGround,
     Ground,
     Intrinsics,
@@ -48,6 +49,7 @@ class HeightModel:
     takeoff_elevation: float | None
     description: str
     alt_offset_m: float = 0.0
+    warnings: tuple[str, ...] = ()
 
 
 def height_model(
@@ -61,6 +63,7 @@ def height_model(
             None,
             "DSM, camera height = AbsoluteAltitude" + (f" {alt_offset_m:+.2f} m" if alt_offset_m else ""),
             alt_offset_m,
+            datum_warnings(metas, dsm, alt_offset_m),
         )
     takeoffs = [m.abs_alt - m.rel_alt for m in metas if m.abs_alt is not None and m.rel_alt is not None]
     if ground_elevation is not None:
@@ -80,6 +83,41 @@ def height_model(
             f"flat ground at the take-off elevation {z0:.2f} m (AbsoluteAltitude - RelativeAltitude)",
         )
     return HeightModel(FlatGround(0.0), False, 0.0, "flat ground at the take-off point (RelativeAltitude)")
+
+
+#: How far (m) the take-off height may lie outside the DSM's height range before a datum warning.
+DATUM_TOLERANCE_M = 10.0
+#: A camera closer than this (m) above the DSM surface under it is refused (or is below it).
+MIN_CLEARANCE_M = 2.0
+
+
+def datum_warnings(metas: Sequence[PhotoMeta], dsm: Ground, alt_offset_m: float) -> tuple[str, ...]:
+    """A warning when the photos' heights and the DSM look like different vertical datums.
+
+    The take-off height in the photos' datum (``AbsoluteAltitude - RelativeAltitude`` + the
+    offset, the flight's median) should lie within the DSM's heights (a DSM holds the ground
+    and what stands on it); geoid and ellipsoid heights differ by tens of metres (≈ -20…-30 m in
+    Vietnam), far more than the tolerance.
+    """
+    if not isinstance(dsm, DSMGround):
+        return ()
+    takeoffs = [m.abs_alt - m.rel_alt for m in metas if m.abs_alt is not None and m.rel_alt is not None]
+    if not takeoffs:
+        return ()
+    z0 = statistics.median(takeoffs) + alt_offset_m
+    finite = dsm.heights[np.isfinite(dsm.heights)]
+    low, high = (float(q) for q in np.percentile(finite, [1.0, 99.0]))
+    if low - DATUM_TOLERANCE_M <= z0 <= high + DATUM_TOLERANCE_M:
+        return ()
+    gap = low - z0 if z0 < low else z0 - high
+    where = "below" if z0 < low else "above"
+    return (
+        f"take-off height {z0:.1f} m (AbsoluteAltitude - RelativeAltitude"
+        + (f" {alt_offset_m:+.1f} m" if alt_offset_m else "")
+        + f") lies {gap:.1f} m {where} the DSM's heights ({low:.1f}–{high:.1f} m, 1st–99th percentile): "
+        "the photos and the DSM are probably in different vertical datums (geoid vs ellipsoid); "
+        "placements will be wrong — pass the difference as --alt-offset",
+    )
 
 
 def camera_for(meta: PhotoMeta, hm: HeightModel, crs: str) -> Camera:
@@ -102,7 +140,18 @@ def camera_for(meta: PhotoMeta, hm: HeightModel, crs: str) -> Camera:
     pitch = meta.gimbal_pitch if meta.gimbal_pitch is not None else -90.0
     roll = meta.gimbal_roll if meta.gimbal_roll is not None else 0.0
     intr, _ = intrinsics_from_meta(meta)
-    return Camera(intr, Pose.from_gps(meta.lon, meta.lat, z, yaw, pitch, roll, crs=crs))
+    pose = Pose.from_gps(meta.lon, meta.lat, z, yaw, pitch, roll, crs=crs)
+    if isinstance(hm.ground, DSMGround):
+        below = float(hm.ground.height_at(np.array([pose.x]), np.array([pose.y]))[0])
+        if math.isfinite(below) and z < below + MIN_CLEARANCE_M:
+            gap = f"only {z - below:.1f} m above" if z >= below else f"{below - z:.1f} m below"
+            raise InputError(
+                f"camera height {z:.1f} m is {gap} the DSM surface ({below:.1f} m) under it: "
+                "AbsoluteAltitude and the DSM are probably in different vertical datums "
+                "(pass the difference as --alt-offset)",
+                path=meta.path,
+            )
+    return Camera(intr, pose)
 
 
 def lens_range_message(name: str, intrinsics: Intrinsics, source: str) -> str | None:
