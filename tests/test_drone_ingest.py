@@ -270,7 +270,7 @@ def _slope_height(x: np.ndarray, x0: float, slope: float = 0.25) -> np.ndarray:
     return TAKEOFF + slope * (np.asarray(x) - x0)  # rises eastwards (25 cm per metre by default)
 
 
-def _slope_dsm(path: Path, datum_shift_m: float = 0.0, slope: float = 0.25) -> Path:
+def _slope_dsm(path: Path, datum_shift_m: float = 0.0, slope: float = 0.25, east_m: float = 0.0) -> Path:
     """A 300 x 300 m DSM of a slope around the markers, heights + ``datum_shift_m``."""
     import rasterio
     from affine import Affine
@@ -278,8 +278,8 @@ def _slope_dsm(path: Path, datum_shift_m: float = 0.0, slope: float = 0.25) -> P
 
     x0, y0 = Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True).transform(LON0, LAT0)
     res, n = 0.5, 600
-    transform = Affine(res, 0, x0 - 150.0, 0, -res, y0 + 150.0)
-    xs = x0 - 150.0 + (np.arange(n) + 0.5) * res
+    transform = Affine(res, 0, x0 + east_m - 150.0, 0, -res, y0 + 150.0)
+    xs = x0 + east_m - 150.0 + (np.arange(n) + 0.5) * res
     heights = np.tile(_slope_height(xs, x0, slope) + datum_shift_m, (n, 1)).astype("float32")
     with rasterio.open(
         path, "w", driver="GTiff", width=n, height=n, count=1, dtype="float32",
@@ -465,3 +465,18 @@ def test_lens_model_that_folds_inside_the_frame_is_reported_and_cut(tmp_path: Pa
     # the markers near the image centre are well inside the lens range and all placed
     assert len(res.hotspots) == len(MARKERS_EN)
     assert all(fp.geometry.iloc[0].contains(Point(h.lon, h.lat)) for h in res.hotspots)
+
+
+def test_dsm_of_another_area_is_reported(tmp_path: Path) -> None:
+    """A DSM 2 km east of the flight: each photo says so, the flight warns, nothing is placed."""
+    _slope_flight(tmp_path / "in", slope=0.02)
+    dsm = _slope_dsm(tmp_path / "elsewhere.tif", slope=0.02, east_m=2000.0)
+    res = ingest_flight(
+        tmp_path / "in", tmp_path / "out", detector_factory=orange_factory, workers=0, dsm=dsm
+    )
+    assert res.hotspots == []
+    for f in res.files:
+        assert f.status == "ok" and any(
+            "no ray of the photo meets the DSM (elsewhere.tif)" in m for m in f.messages
+        )
+    assert any(w.startswith("2 of 2 photo(s) see nothing of the DSM") for w in res.warnings), res.warnings

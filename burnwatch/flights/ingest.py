@@ -27,6 +27,7 @@ from burnwatch.flights.place import (
     camera_for,
     height_model,
     lens_range_message,
+    misses_dsm,
     photo_time,
     place_detections,
     sigma_for,
@@ -395,6 +396,7 @@ def _place_flight(
             photo_sigma = replace(photo_sigma, yaw_deg=90.0, pitch_deg=10.0, roll_deg=10.0)
         posed.append((m, out, cam, photo_sigma))
     refined, refinement = _refine(posed, hm.ground, refine) if refine is not None else ({}, None)
+    blind: list[str] = []
     for m, out, cam, photo_sigma in posed:
         rep = photo_reports[m.path]
         r = refined.get(m.path)
@@ -408,7 +410,11 @@ def _place_flight(
             continue
         when, tflag = photo_time(m, utc_offset_h)
         lens_note = lens_range_message(m.name, cam.intrinsics, intrinsics_from_meta(m)[1])
-        if lens_note:
+        outside = misses_dsm(cam, hm.ground, max_range_m)
+        if outside:
+            rep.messages.append(f"{m.name}: {outside}")
+            blind.append(m.name)
+        elif lens_note:
             rep.messages.append(lens_note)
         elif clipped:
             rep.messages.append(
@@ -437,7 +443,13 @@ def _place_flight(
         layers.add_track(
             [(m.lon, m.lat) for m, _ in in_order if m.lon is not None and m.lat is not None], "photos"
         )
-    return _Placement(crs, hm.description, layers, hotspots, refinement, list(hm.warnings))
+    warnings = list(hm.warnings)
+    if blind:
+        warnings.append(
+            f"{len(blind)} of {len(posed)} photo(s) see nothing of the DSM (no ray meets it): "
+            f"{', '.join(blind[:5])}{' …' if len(blind) > 5 else ''} — is it the right area and CRS?"
+        )
+    return _Placement(crs, hm.description, layers, hotspots, refinement, warnings)
 
 
 def _refine(

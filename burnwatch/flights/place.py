@@ -120,6 +120,27 @@ def datum_warnings(metas: Sequence[PhotoMeta], dsm: Ground, alt_offset_m: float)
     )
 
 
+def misses_dsm(camera: Camera, ground: Ground, max_range: float, grid: int = 5) -> str | None:
+    """A report line when no ray of a ``grid`` x ``grid`` pixel lattice meets the DSM, else None.
+
+    Then the DSM does not cover what the photo sees (another area, or a wrong CRS): the
+    footprint falls back to a flat plane and no detection can be placed.
+    """
+    if not isinstance(ground, DSMGround):
+        return None
+    w, h = camera.intrinsics.width, camera.intrinsics.height
+    uu, vv = np.meshgrid((np.arange(grid) + 0.5) * w / grid, (np.arange(grid) + 0.5) * h / grid)
+    u, v, _ = camera.intrinsics.clamp_to_lens_range(uu.ravel(), vv.ravel())
+    _, hit = camera.pixel_to_ground(u, v, ground, max_range)
+    if hit.any():
+        return None
+    return (
+        f"no ray of the photo meets the DSM ({Path(ground.source).name}): it does not cover what the "
+        "photo sees (another area or a wrong CRS?); footprint drawn on a flat plane at the DSM's "
+        "median height, detections not placed"
+    )
+
+
 def camera_for(meta: PhotoMeta, hm: HeightModel, crs: str) -> Camera:
     """The posed camera of a validated photo in ``crs`` (a metric CRS, usually UTM)."""
     assert meta.lon is not None and meta.lat is not None
