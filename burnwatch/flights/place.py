@@ -96,8 +96,8 @@ def datum_warnings(metas: Sequence[PhotoMeta], dsm: Ground, alt_offset_m: float)
 
     The take-off height in the photos' datum (``AbsoluteAltitude - RelativeAltitude`` + the
     offset, the flight's median) should lie within the DSM's heights (a DSM holds the ground
-    and what stands on it); geoid and ellipsoid heights differ by tens of metres (≈ -20…-30 m in
-    Vietnam), far more than the tolerance.
+    and what stands on it); geoid and ellipsoid heights differ by the geoid undulation, tens of
+    metres in many places. Relief larger than the offset hides it: this catches gross mismatches.
     """
     if not isinstance(dsm, DSMGround):
         return ()
@@ -116,7 +116,7 @@ def datum_warnings(metas: Sequence[PhotoMeta], dsm: Ground, alt_offset_m: float)
         + (f" {alt_offset_m:+.1f} m" if alt_offset_m else "")
         + f") lies {gap:.1f} m {where} the DSM's heights ({low:.1f}–{high:.1f} m, 1st–99th percentile): "
         "the photos and the DSM are probably in different vertical datums (geoid vs ellipsoid); "
-        "placements will be wrong — pass the difference as --alt-offset",
+        "placements will be off — pass the difference as --alt-offset",
     )
 
 
