@@ -409,7 +409,8 @@ def _place_flight(
             rep.status, rep.messages = "error", [*rep.messages, exc.message]
             continue
         when, tflag = photo_time(m, utc_offset_h)
-        lens_note = lens_range_message(m.name, cam.intrinsics, intrinsics_from_meta(m)[1])
+        intr_source = intrinsics_from_meta(m)[1]
+        lens_note = lens_range_message(m.name, cam.intrinsics, intr_source)
         outside = misses_dsm(cam, hm.ground, max_range_m)
         if outside:
             rep.messages.append(f"{m.name}: {outside}")
@@ -425,7 +426,7 @@ def _place_flight(
             m,
             when,
             clipped,
-            intrinsics_from_meta(m)[1],
+            intr_source,
             to_wgs84(poly_native, crs),
             r if r and r.refined else None,
         )
