@@ -32,6 +32,7 @@ roll): ``C = J diag(σ²) Jᵀ`` (first-order error propagation, e.g. Mikhail, B
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -145,9 +146,9 @@ class Intrinsics:
         """Pixel (u, v) -> normalised undistorted coordinates; NaN beyond the model's range.
 
         The radial polynomial is inverted on its one-to-one branch ``[0, max_radius]`` by
-        bisection (exact to ~1e-13, never jumping to the folded branch the way a plain
-        fixed-point iteration does on strongly distorted corners); the small tangential terms
-        are removed by an outer fixed-point loop.
+        Newton's method safeguarded by bisection (exact to ~1e-13, never jumping to the folded
+        branch the way a plain fixed-point iteration does on strongly distorted corners); the
+        small tangential terms are removed by an outer fixed-point loop.
         """
         xd = (np.asarray(u, float) - self.cx) / self.fx
         yd = (np.asarray(v, float) - self.cy) / self.fy
@@ -211,6 +212,7 @@ BEYOND_LENS_RANGE = (
 LENS_RANGE_MARGIN = 0.002
 
 
+@functools.lru_cache(maxsize=64)
 def _turning_radius(k1: float, k2: float, k3: float) -> float:
     """First r > 0 where 1 + 3 k1 r² + 5 k2 r⁴ + 7 k3 r⁶ = 0 (inf when none)."""
     coeffs = [7.0 * k3, 5.0 * k2, 3.0 * k1, 1.0]
