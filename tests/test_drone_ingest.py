@@ -467,6 +467,27 @@ def test_lens_model_that_folds_inside_the_frame_is_reported_and_cut(tmp_path: Pa
     assert all(fp.geometry.iloc[0].contains(Point(h.lon, h.lat)) for h in res.hotspots)
 
 
+def test_malformed_dewarp_data_is_reported_not_silently_dropped(tmp_path: Path) -> None:
+    """A truncated DewarpData tag: the photo says the factory calibration was not used."""
+    src = tmp_path / "in"
+    src.mkdir()
+    spec = _good_spec(0)
+    write_photo(
+        src / "DJI_0001.JPG",
+        spec,
+        render(spec, project_markers(spec, _markers(LON0, LAT0), TAKEOFF)),
+        extra_xmp={"DewarpData": "2018-04-09;916.0,916.0,0.0"},
+    )
+    res = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0)
+    (rep,) = res.files
+    assert rep.status == "ok"
+    assert any(
+        "DJI_0001.JPG: DewarpData has 3 values, expected 9" in m and "CalibratedFocalLength" in m
+        for m in rep.messages
+    ), rep.messages
+    assert len(res.hotspots) == len(MARKERS_EN)  # the photo itself is still placed
+
+
 def test_dsm_of_another_area_is_reported(tmp_path: Path) -> None:
     """A DSM 2 km east of the flight: each photo says so, the flight warns, nothing is placed."""
     _slope_flight(tmp_path / "in", slope=0.02)

@@ -10,7 +10,13 @@ from drone_synth import ShotSpec, write_photo
 
 from burnwatch.errors import CorruptFileError, InputError
 from burnwatch.sources.drone import discover_flight
-from burnwatch.sources.drone_meta import PhotoMeta, intrinsics_from_meta, parse_xmp, read_photo_meta
+from burnwatch.sources.drone_meta import (
+    PhotoMeta,
+    intrinsics_from_meta,
+    parse_dewarp,
+    parse_xmp,
+    read_photo_meta,
+)
 from burnwatch.sources.drone_srt import parse_srt, read_srt
 
 
@@ -62,6 +68,21 @@ def test_intrinsics_preference_and_scaling() -> None:
     assert src == "FocalLengthIn35mmFilm" and intr.fx == pytest.approx(24 * 5000 / 43.2666, rel=1e-4)
     with pytest.raises(InputError, match="no focal length"):
         intrinsics_from_meta(replace(base, model="NEWCAM"))
+
+
+def test_dewarp_data_parsing_says_why_a_tag_is_not_used() -> None:
+    good = "2018-07-06;3657.02,3650.62,-4.03,23.1,-0.267,0.112,0.000925,0.0000882,-0.0332"
+    values, problem = parse_dewarp(good)
+    assert problem is None and values is not None and values[0] == 3657.02 and values[8] == -0.0332
+    assert parse_dewarp(None) == (None, None) and parse_dewarp("  ") == (None, None)
+    for bad, why in [
+        ("2018-07-06;3657.02,3650.62,-4.03", "has 3 values, expected 9"),
+        ("2018-07-06;3657.02,x,-4.03,23.1,-0.267,0.112,0.0,0.0,-0.0332", "not a list of numbers"),
+        ("2018-07-06;0,0,-4.03,23.1,-0.267,0.112,0.0,0.0,-0.0332", "non-positive"),
+        ("2018-07-06;nan,3650.62,-4.03,23.1,-0.267,0.112,0.0,0.0,-0.0332", "non-finite"),
+    ]:
+        values, problem = parse_dewarp(bad)
+        assert values is None and problem is not None and why in problem, (bad, problem)
 
 
 def test_srt_old_and_new_layouts(tmp_path: Path) -> None:

@@ -410,6 +410,11 @@ def _place_flight(
             continue
         when, tflag = photo_time(m, utc_offset_h)
         intr_source = intrinsics_from_meta(m)[1]
+        if m.dewarp_problem:
+            rep.messages.append(
+                f"{m.name}: {m.dewarp_problem}; the factory lens calibration is not used, the "
+                f"camera is modelled from {intr_source} without lens distortion"
+            )
         lens_note = lens_range_message(m.name, cam.intrinsics, intr_source)
         outside = misses_dsm(cam, hm.ground, max_range_m)
         if outside:

@@ -84,6 +84,7 @@ class PhotoMeta:
     centre_x_px: float | None = None  # CalibratedOpticalCenterX/Y
     centre_y_px: float | None = None
     dewarp: tuple[float, ...] | None = None  # fx, fy, cx_off, cy_off, k1, k2, p1, p2, k3
+    dewarp_problem: str | None = None  # why a DewarpData tag that is present was not used
     focal_mm: float | None = None
     focal_35mm: float | None = None
     ref_width: int | None = None  # resolution the calibration refers to (EXIF PixelXDimension)
@@ -234,14 +235,7 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
     if abs_alt is None:
         abs_alt = _num(gdal.get("GPSAltitude"))
 
-    dewarp = None
-    if xmp.get("DewarpData") and ";" in xmp["DewarpData"]:
-        try:
-            dewarp = tuple(float(x) for x in xmp["DewarpData"].split(";", 1)[1].split(","))
-        except ValueError:
-            dewarp = None
-        if dewarp is not None and len(dewarp) != 9:
-            dewarp = None
+    dewarp, dewarp_problem = parse_dewarp(xmp.get("DewarpData"))
 
     return PhotoMeta(
         path=str(path),
@@ -265,6 +259,7 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
         centre_x_px=_num(xmp.get("CalibratedOpticalCenterX")),
         centre_y_px=_num(xmp.get("CalibratedOpticalCenterY")),
         dewarp=dewarp,
+        dewarp_problem=dewarp_problem,
         focal_mm=_num(sub.get(37386)) or _num(gdal.get("FocalLength")),
         focal_35mm=_num(sub.get(41989)) or _num(gdal.get("FocalLengthIn35mmFilm")),
         ref_width=int(_num(sub.get(40962)) or _num(gdal.get("PixelXDimension")) or 0) or None,
@@ -273,6 +268,28 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
         rtk_std_lat=_num(xmp.get("RtkStdLat")),
         rtk_std_hgt=_num(xmp.get("RtkStdHgt")),
     )
+
+
+def parse_dewarp(text: str | None) -> tuple[tuple[float, ...] | None, str | None]:
+    """DJI ``DewarpData`` (``DATE;fx,fy,cx_off,cy_off,k1,k2,p1,p2,k3``) as 9 numbers.
+
+    Returns ``(values, None)``, ``(None, None)`` when the tag is absent or empty, or
+    ``(None, reason)`` when it is present but unusable, so the caller can say why the factory
+    calibration was not used instead of silently falling back to a cruder focal length.
+    """
+    if text is None or not text.strip():
+        return None, None
+    body = text.split(";", 1)[1] if ";" in text else text
+    parts = [p.strip() for p in body.split(",")]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        return None, f"DewarpData {text[:60]!r} is not a list of numbers"
+    if len(values) != 9:
+        return None, f"DewarpData has {len(values)} values, expected 9 (fx,fy,cx,cy,k1,k2,p1,p2,k3)"
+    if not all(math.isfinite(v) for v in values) or values[0] <= 0 or values[1] <= 0:
+        return None, "DewarpData has a non-positive or non-finite focal length"
+    return values, None
 
 
 def sensor_size_mm(model: str | None) -> tuple[float, float] | None:
@@ -294,7 +311,7 @@ def intrinsics_from_meta(meta: PhotoMeta) -> tuple[Intrinsics, str]:
     w, h = meta.width, meta.height
     ref_w = meta.ref_width or (round(2 * meta.centre_x_px) if meta.centre_x_px else None) or w
     ref_h = meta.ref_height or (round(2 * meta.centre_y_px) if meta.centre_y_px else None) or h
-    if meta.dewarp is not None and meta.dewarp[0] > 0:
+    if meta.dewarp is not None:
         fx, fy, cxo, cyo, k1, k2, p1, p2, k3 = meta.dewarp
         full = Intrinsics(ref_w, ref_h, fx, fy, ref_w / 2.0 + cxo, ref_h / 2.0 + cyo, k1, k2, p1, p2, k3)
         return full.scaled(w, h), "DJI DewarpData"
