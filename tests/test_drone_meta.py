@@ -156,3 +156,63 @@ def test_parser_fixtures_flight_reports_every_file(shared_dir: Path, tmp_path: P
     # non-DJI cameras without a usable focal length are refused with a reason, not a crash
     for name in ("tiny_drone_image.jpg", "tiny_drone_image_multispec.tif"):
         assert by[name].status == "error" and "no focal length" in by[name].messages[0]
+
+
+_SRT_GOOD = (
+    "1\n00:00:00,000 --> 00:00:01,000\n2026-03-01 09:30:01.000\n"
+    "[latitude: 21.030000] [longitude: 105.850000] [rel_alt: 100.0 abs_alt: 120.0]\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("bad_block", "why"),
+    [
+        (
+            "2\n00:00:01,000 --> 00:00:02,000\n2026-02-30 10:00:00.000\n"
+            "[latitude: 21.030000] [longitude: 105.850000] [rel_alt: 100.0 abs_alt: 120.0]\n",
+            "day is out of range",
+        ),
+        ("2\n00:00:01,000 --> 00:00:02,000\nGPS (105.85.1, 21.03, 10), D 2.80m, H 100.00m\n", "105.85.1"),
+        (
+            "2\n00:00:01,000 --> 00:00:02,000\n[latitude: 21.03] [longitude: 105.85] [rel_alt: 1.2.3 abs_alt: 9]\n",
+            "1.2.3",
+        ),
+        ("2\n00:00:01,000 --> 00:00:02,000\n[latitude: 95.0] [longitude: 105.85]\n", "out of range"),
+    ],
+)
+def test_srt_malformed_block_is_skipped_and_counted(tmp_path: Path, bad_block: str, why: str) -> None:
+    path = tmp_path / "DJI_0001.SRT"
+    path.write_text(_SRT_GOOD + "\n" + bad_block)
+    recs = read_srt(path)
+    assert len(recs) == 1 and recs[0].lat == pytest.approx(21.03) and recs[0].index == 1
+    assert len(recs.skipped) == 1 and "block 2" in recs.skipped[0] and why in recs.skipped[0]
+    # a file whose only positioned block is malformed: one clear error naming the file and the problem
+    path.write_text(bad_block)
+    with pytest.raises(CorruptFileError, match="no telemetry records") as err:
+        read_srt(path)
+    assert err.value.path == str(path) and why in err.value.message and "1 malformed block" in err.value.message
+
+
+def test_srt_clean_file_has_nothing_skipped() -> None:
+    recs = parse_srt(_SRT_GOOD + "\n2\n00:00:01,000 --> 00:00:02,000\n[latitude: 0.0] [longitude: 0.0]\n")
+    assert len(recs) == 1 and recs.skipped == []  # (0, 0) = no GPS fix yet: not malformed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1\n00:00:00,000 --> 00:00:01,000\n2026-02-30 10:00:00.000\n[latitude: 21.03] [longitude: 105.85]\n",
+        "1\n00:00:00,000 --> 00:00:01,000\nGPS (105.85.1, 21.03, 10), D 2.80m, H 100.00m\n\n",
+    ],
+)
+def test_corrupt_srt_beside_photos_is_one_file_error_not_a_crash(tmp_path: Path, text: str) -> None:
+    from burnwatch.flights import ingest_flight
+
+    src = tmp_path / "in"
+    src.mkdir()
+    write_photo(src / "DJI_0001.JPG", ShotSpec(105.85, 21.03, 120.0, 100.0, 0.0, -90.0))
+    (src / "DJI_0001.SRT").write_text(text)
+    res = ingest_flight(src, tmp_path / "o", detector_factory=None, workers=0)
+    by = {f.name: f for f in res.files}
+    assert by["DJI_0001.SRT"].status == "error" and "DJI_0001.SRT" in by["DJI_0001.SRT"].messages[0]
+    assert by["DJI_0001.JPG"].status == "ok"

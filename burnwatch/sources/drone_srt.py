@@ -9,11 +9,17 @@ Two layouts are understood, one record per subtitle block:
   [rel_alt: 50.100 abs_alt: 120.5]`` with a ``YYYY-MM-DD hh:mm:ss`` line.
 
 Coordinates are WGS84 degrees, altitudes metres.
+
+A block with a timing line but an unreadable number (``105.85.1``), an impossible date
+(``2026-02-30``) or a position outside -180..180 / -90..90 is *malformed*: it is skipped and
+listed in :attr:`SrtRecords.skipped`. Blocks without a position (or at 0, 0: no GPS fix yet)
+are skipped silently. A file with no usable record raises :class:`CorruptFileError`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,48 +50,94 @@ class SrtRecord:
     time: datetime | None = None
 
 
+class SrtRecords(list[SrtRecord]):
+    """The usable records of one SRT file (a list), with ``skipped``: one line per malformed block."""
+
+    def __init__(self, records: Iterable[SrtRecord] = (), skipped: Iterable[str] = ()) -> None:
+        super().__init__(records)
+        self.skipped: list[str] = list(skipped)
+
+
+class _MalformedBlock(Exception):
+    """A block has a timing line but a value that cannot be read."""
+
+
 def _seconds(h: str, m: str, s: str, ms: str) -> float:
     return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 10 ** len(ms)
 
 
-def parse_srt(text: str, source: str = "<srt>") -> list[SrtRecord]:
-    """Parse SRT text; blocks without a position are skipped. Raises if none has one."""
-    records: list[SrtRecord] = []
-    blocks = re.split(r"\r?\n\s*\r?\n", text.strip())
-    for block in blocks:
-        timing = _TIMING.search(block)
-        if not timing:
+def _float(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise _MalformedBlock(f"{what} {text!r} is not a number") from None
+
+
+def _number(match: re.Match[str] | None, what: str) -> float | None:
+    return None if match is None else _float(match.group(1), what)
+
+
+def _position(block: str) -> tuple[float | None, float | None, float | None, float | None]:
+    """(lon, lat, rel_alt, abs_alt) of a block, in either DJI layout."""
+    if m := _GPS_OLD.search(block):
+        lon, lat = _float(m.group(1), "longitude"), _float(m.group(2), "latitude")
+        return lon, lat, _number(_H_OLD.search(block), "height H"), None
+    la, lo = _LAT.search(block), _LON.search(block)
+    if not (la and lo):
+        return None, None, None, None
+    lon, lat = _float(lo.group(1), "longitude"), _float(la.group(1), "latitude")
+    return lon, lat, _number(_REL.search(block), "rel_alt"), _number(_ABS.search(block), "abs_alt")
+
+
+def _time(block: str) -> datetime | None:
+    if not (d := _DATE.search(block)):
+        return None
+    try:
+        return datetime.fromisoformat(d.group(1).replace(" ", "T"))
+    except ValueError as exc:
+        raise _MalformedBlock(f"invalid date {d.group(1)!r} ({exc})") from None
+
+
+def _parse_block(block: str, index: int) -> SrtRecord | None:
+    """The block's record; None when it has no timing or no position (no GPS fix)."""
+    timing = _TIMING.search(block)
+    if not timing:
+        return None
+    g = timing.groups()
+    lon, lat, rel, absa = _position(block)
+    if lon is None or lat is None or (lon == 0.0 and lat == 0.0):
+        return None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise _MalformedBlock(f"position lon {lon}, lat {lat} is out of range")
+    return SrtRecord(index, _seconds(*g[:4]), _seconds(*g[4:]), lon, lat, rel, absa, _time(block))
+
+
+def parse_srt(text: str, source: str = "<srt>") -> SrtRecords:
+    """Parse SRT text; blocks without a position are skipped, malformed ones skipped and listed.
+
+    Raises :class:`CorruptFileError` (naming ``source``) if no block has a usable position.
+    """
+    records = SrtRecords()
+    for number, block in enumerate(re.split(r"\r?\n\s*\r?\n", text.strip()), start=1):
+        try:
+            rec = _parse_block(block, len(records) + 1)
+        except _MalformedBlock as exc:
+            records.skipped.append(f"block {number}: {exc}")
             continue
-        g = timing.groups()
-        start, end = _seconds(*g[:4]), _seconds(*g[4:])
-        lon = lat = rel = absa = None
-        if m := _GPS_OLD.search(block):
-            lon, lat = float(m.group(1)), float(m.group(2))
-            if h := _H_OLD.search(block):
-                rel = float(h.group(1))
-        else:
-            la, lo = _LAT.search(block), _LON.search(block)
-            if la and lo:
-                lat, lon = float(la.group(1)), float(lo.group(1))
-            if r := _REL.search(block):
-                rel = float(r.group(1))
-            if a := _ABS.search(block):
-                absa = float(a.group(1))
-        if lon is None or lat is None or (lon == 0.0 and lat == 0.0):
-            continue
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            continue
-        when = None
-        if d := _DATE.search(block):
-            when = datetime.fromisoformat(d.group(1).replace(" ", "T"))
-        records.append(SrtRecord(len(records) + 1, start, end, lon, lat, rel, absa, when))
+        if rec is not None:
+            records.append(rec)
     if not records:
-        raise CorruptFileError("no telemetry records with a GPS position", path=source)
+        why = "no telemetry records with a GPS position"
+        if records.skipped:
+            n = len(records.skipped)
+            why += f"; {n} malformed block{'s' if n > 1 else ''} skipped ({records.skipped[0]}"
+            why += ", ...)" if n > 1 else ")"
+        raise CorruptFileError(why, path=source)
     return records
 
 
-def read_srt(path: Path) -> list[SrtRecord]:
-    """Read a DJI ``.SRT`` telemetry file (UTF-8, BOM tolerated)."""
+def read_srt(path: Path) -> SrtRecords:
+    """Read a DJI ``.SRT`` telemetry file (UTF-8, BOM tolerated); see :func:`parse_srt`."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
