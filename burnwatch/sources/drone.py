@@ -12,8 +12,10 @@ compression ratio are capped (zip bombs).
 
 from __future__ import annotations
 
+import os
 import stat
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -139,8 +141,29 @@ def safe_extract_zip(
     return dest
 
 
-def discover_flight(path: Path, work_dir: Path | None = None) -> FlightFiles:
-    """Sort a flight folder (or a .zip, extracted under ``work_dir``) into roles."""
+def _flight_files(root: Path, exclude: Sequence[Path]) -> list[Path]:
+    """Every file under ``root`` (sorted), leaving out hidden and ``__MACOSX`` folders and files,
+    and folders whose resolved path is one of ``exclude`` (symlinked folders are not followed)."""
+    excluded = {Path(e).resolve() for e in exclude}
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if not d.startswith(".") and d != "__MACOSX" and (here / d).resolve() not in excluded
+        ]
+        found.extend(here / f for f in filenames if not f.startswith(".") and (here / f).is_file())
+    return sorted(found)
+
+
+def discover_flight(path: Path, work_dir: Path | None = None, exclude: Sequence[Path] = ()) -> FlightFiles:
+    """Sort a flight folder (or a .zip, extracted under ``work_dir``) into roles.
+
+    Files under a folder of ``exclude`` (compared after resolving, e.g. an output folder
+    inside the flight folder) are not considered; an excluded folder that *holds* the flight
+    excludes nothing.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or folder", path=path)
@@ -153,9 +176,7 @@ def discover_flight(path: Path, work_dir: Path | None = None) -> FlightFiles:
     else:
         root = path
     files = FlightFiles(root=root)
-    for p in sorted(q for q in root.rglob("*") if q.is_file()):
-        if any(part.startswith(".") or part == "__MACOSX" for part in p.relative_to(root).parts):
-            continue
+    for p in _flight_files(root, exclude):
         suffix = p.suffix.lower()
         if suffix == ".srt":
             files.srt.append(p)
