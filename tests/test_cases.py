@@ -159,15 +159,52 @@ def test_only_allowed_transitions(world: tuple[str, int]) -> None:
         assert cases.get_case(s, case_id).state == "new"
 
 
+def _set_province(url: str, province: str | None) -> None:
+    with db.session_scope(url) as s:
+        s.scalars(select(Incident)).one().province = province
+
+
 def test_province_scope(world: tuple[str, int]) -> None:
     url, case_id = world
-    with db.session_scope(url) as s:
-        inc = s.scalars(select(Incident)).one()
-        inc.province = "Hưng Yên"
+    _set_province(url, "Đồng Tháp")
     with db.session_scope(url) as s:
         cases.assign(s, case_id, "quan", actor="lan", reason="only free inspector")
-        with pytest.raises(PermissionDeniedError, match="outside"):
-            cases.transition(s, case_id, "in_inspection", actor="quan", reason="wrong province")
+    _set_province(url, "Hưng Yên")  # the incident is attributed again after the assignment
+    with db.session_scope(url) as s, pytest.raises(PermissionDeniedError, match="outside"):
+        cases.transition(s, case_id, "in_inspection", actor="quan", reason="wrong province")
+
+
+def test_assigning_an_inspector_of_another_province_is_refused(world: tuple[str, int]) -> None:
+    """An inspector with a province sees only that province's cases: assigning them one
+    elsewhere (or of an incident without a province) is refused, naming both provinces."""
+    url, case_id = world
+    _set_province(url, "Hưng Yên")
+    with db.session_scope(url) as s:
+        add_user(s, "hoa", "inspector", "battery staple", province="Hưng Yên")
+    with db.session_scope(url) as s:
+        with pytest.raises(
+            InputError, match=rf"'quan' works in Đồng Tháp, but case {case_id} is in Hưng Yên"
+        ):
+            cases.assign(s, case_id, "quan", actor="lan", reason="wrong province")
+        assert cases.get_case(s, case_id).state == "new"
+        cases.assign(s, case_id, "hoa", actor="lan", reason="same province")
+        cases.assign(s, case_id, "minh", actor="lan", reason="no province: any case")
+        with pytest.raises(InputError, match="'quan' works in Đồng Tháp"):  # re-assigning too
+            cases.assign(s, case_id, "quan", actor="lan", reason="wrong province")
+    _set_province(url, None)
+    with db.session_scope(url) as s:
+        with pytest.raises(
+            InputError, match=rf"'hoa' works in Hưng Yên, but case {case_id} is in no province"
+        ):
+            cases.assign(s, case_id, "hoa", actor="lan", reason="unattributed incident")
+        cases.assign(s, case_id, "minh", actor="lan", reason="no province: any case")
+        case = cases.get_case(s, case_id)
+        assert case.state == "assigned" and case.assignee_id is not None
+        assert [e.assignee for e in cases.history(s, case_id) if getattr(e, "assignee", None)] == [
+            "hoa",
+            "minh",
+            "minh",
+        ]
 
 
 def test_static_source_outcome_flags_later_hotspots(world: tuple[str, int]) -> None:

@@ -157,6 +157,7 @@ def transition(
         ).first()
         if inspector is None or inspector.role != "inspector":
             raise InputError(f"{assignee!r} is not an active inspector")
+        _check_inspector_scope(session, case, inspector)
         case.assignee_id = inspector.id
         case.due_at = due_at
     elif assignee is not None or due_at is not None:
@@ -176,6 +177,22 @@ def transition(
         _register_static(session, case, actor, reason)
     audit(session, actor, f"case.{to_state}", "cases", case.id, reason=reason.strip(), assignee=assignee)
     return event
+
+
+def _check_inspector_scope(session: Session, case: Case, inspector: User) -> None:
+    """An inspector with a province sees only that province's incidents (the web app's
+    province scope: ``incident.province == user.province``), so a case elsewhere, or of an
+    incident without a province, cannot be theirs. Inspectors without a province take any."""
+    if inspector.province is None:
+        return
+    incident = session.get(Incident, case.incident_id)
+    where = incident.province if incident is not None else None
+    if where != inspector.province:
+        raise InputError(
+            f"inspector {inspector.username!r} works in {inspector.province}, but case {case.id} is "
+            f"{'in ' + where if where else 'in no province'}: they could not see it; "
+            "assign an inspector of that province or one without a province"
+        )
 
 
 def assign(
