@@ -238,6 +238,55 @@ def test_users_passwords_are_argon2(world: tuple[str, int]) -> None:
             add_user(s, "lan", "admin", "another password")
 
 
+def test_unknown_users_cost_one_password_verification_too(
+    world: tuple[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No username enumeration by timing: an unknown or inactive user's password is verified
+    against a dummy hash with the same Argon2 parameters, one verification per login like a
+    known user's (counted, not timed)."""
+    from argon2 import PasswordHasher
+
+    import burnwatch.store.users as users
+    from burnwatch.errors import AuthenticationError
+
+    url, _ = world
+    verified: list[str] = []
+    hashed: list[str] = []
+
+    class Counting(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            verified.append(str(hash))
+            return super().verify(hash, password)
+
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            hashed.append(str(password))
+            return super().hash(password, salt=salt)
+
+    hasher = Counting(time_cost=1, memory_cost=1024)
+    monkeypatch.setattr(users, "password_hasher", lambda: hasher)
+    monkeypatch.setattr(users, "_DUMMY_HASHES", {}, raising=False)
+    with db.session_scope(url) as s:
+        s.execute(text("UPDATE users SET active = false WHERE username = 'pub'"))
+    with db.session_scope(url) as s:
+        lan_hash = users.get_user(s, "lan").password_hash
+        for name, password in [
+            ("nobody", "correct horse"),
+            ("lan", "wrong"),
+            ("pub", "public pass"),  # inactive
+            ("nobody-else", "x"),
+        ]:
+            verified.clear()
+            with pytest.raises(AuthenticationError, match="wrong username or password"):
+                users.authenticate(s, name, password)
+            assert len(verified) == 1, name
+            # the same Argon2 parameters as a real hash: $argon2id$v=19$m=1024,t=1,p=4$
+            assert verified[0].split("$")[1:4] == lan_hash.split("$")[1:4], name
+        verified.clear()
+        assert users.authenticate(s, "lan", "correct horse").username == "lan"
+        assert len(verified) == 1
+    assert len(hashed) == 1  # the dummy hash is made once, not on every unknown login
+
+
 def test_read_gps_from_exif(tmp_path: Path) -> None:
     gps = read_gps(gps_photo(tmp_path / "g.jpg", 105.83416, 21.02776))
     assert gps is not None

@@ -26,6 +26,23 @@ def password_hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
+#: Verified against when the user does not exist, so that an unknown name costs one Argon2
+#: verification like a known one (no username enumeration by timing).
+_DUMMY_PASSWORD = "burnwatch: no such user"
+
+
+_DUMMY_HASHES: dict[tuple[object, ...], str] = {}
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash of a password nobody types, with ``hasher``'s parameters (made once for each
+    set of parameters), so that verifying against it costs what a real verification does."""
+    key = (hasher.type, hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len)
+    if key not in _DUMMY_HASHES:
+        _DUMMY_HASHES[key] = str(hasher.hash(_DUMMY_PASSWORD))
+    return _DUMMY_HASHES[key]
+
+
 def hash_password(password: str) -> str:
     if len(password) < 8:
         raise InputError("password must have at least 8 characters")
@@ -77,14 +94,19 @@ def list_users(session: Session) -> list[User]:
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
-    """The active user with this password, else AuthenticationError (same message either way)."""
+    """The active user with this password, else AuthenticationError (same message either way).
+
+    An unknown or inactive user's password is verified against a dummy hash, so both paths
+    cost one Argon2 verification and the answer time does not tell which names exist."""
     from argon2.exceptions import VerificationError
 
     user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
-    if user is None:
-        raise AuthenticationError("wrong username or password")
+    hasher = password_hasher()
     try:
-        password_hasher().verify(user.password_hash, password)
+        hasher.verify(user.password_hash if user is not None else _dummy_hash(hasher), password)
     except VerificationError as exc:
         raise AuthenticationError("wrong username or password") from exc
+    if user is None:  # only if someone typed the dummy password
+        raise AuthenticationError("wrong username or password")
     return user
+
