@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from burnwatch.errors import ConfigError
@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     trusted_origins: list[str] = Field(
         default_factory=list, description="public origins (https://host) a reverse proxy serves the app under"
     )
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="reverse proxies (IPs or networks, '*' = any peer) whose X-Forwarded-For/-Proto are "
+        "trusted by `burnwatch serve`; none by default",
+    )
 
     # scale-out
     dask_scheduler: str | None = None
@@ -68,6 +73,33 @@ class Settings(BaseSettings):
     admin_communes_files: list[Path] = Field(default_factory=list, description="commune polygons, JSON list")
     admin_commune_field: str = "name"
     admin_commune_code_field: str | None = None
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        return [check_proxy_address(v) for v in value]
+
+
+def check_proxy_address(value: str) -> str:
+    """A trusted proxy: an IP address, a network (``10.0.0.0/8``) or ``*``; ValueError otherwise."""
+    import ipaddress
+
+    value = value.strip()
+    if value == "*":
+        return value
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IP address, a network or '*'") from exc
+    return value
+
+
+def parse_proxy_addresses(text: str) -> list[str]:
+    """``"10.0.0.2, 10.1.0.0/16"`` -> the trusted proxies; ConfigError for a bad entry."""
+    try:
+        return [check_proxy_address(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"trusted proxies: {exc}") from exc
 
 
 def load_settings(**overrides: object) -> Settings:

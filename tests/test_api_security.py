@@ -310,3 +310,89 @@ def test_login_limit_holds_across_server_processes_and_restarts(sqlite_api: ApiE
 
     with session_scope(env.settings.database_url) as s:
         assert s.scalar(select(func.count()).select_from(LoginFailure)) == 1
+
+
+def _behind_proxy(env: ApiEnv, trusted: list[str]):  # type: ignore[no-untyped-def]
+    """A second app on the test database, wrapped by uvicorn exactly as ``burnwatch serve``
+    runs it with these trusted proxies (``ProxyHeadersMiddleware`` or none)."""
+    import uvicorn
+
+    from burnwatch.api import create_app
+    from burnwatch.cli.serve import proxy_options
+
+    app = create_app(env.settings, detector_factory=None, clock=env.clock, flight_workers=0)
+    config = uvicorn.Config(app, log_config=None, **proxy_options(trusted))
+    config.load()
+    return config.loaded_app
+
+
+def test_forwarded_headers_count_only_from_trusted_proxies(sqlite_api: ApiEnv) -> None:
+    """Behind a TLS-terminating proxy the cookie is Secure and the login limiter sees the real
+    client; X-Forwarded-* from any other peer (or with no proxy configured) are ignored."""
+    from fastapi.testclient import TestClient
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    env = sqlite_api
+    login = {"username": "insp", "password": "correct-horse-9"}
+    via = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    attacker = {"X-Forwarded-For": "203.0.113.66"}
+    real_admin = {"X-Forwarded-For": "198.51.100.5"}
+    wrong = {"username": "admin", "password": "wrong-password"}
+    right = {"username": "admin", "password": "correct-horse-9"}
+
+    def tries(client: TestClient) -> tuple[list[int], int, int]:
+        fails = [client.post("/api/token", json=wrong, headers=attacker).status_code for _ in range(5)]
+        admin = client.post("/api/token", json=right, headers=real_admin).status_code
+        again = client.post("/api/token", json=right, headers=attacker).status_code
+        return fails, admin, again
+
+    assert not isinstance(_behind_proxy(env, []), ProxyHeadersMiddleware)  # the default: trust none
+    proxied = _behind_proxy(env, ["10.0.0.2", "192.168.7.0/24"])
+    with TestClient(proxied, base_url="http://127.0.0.1", client=("10.0.0.2", 40000)) as proxy:
+        r = proxy.post("/login", data=login, headers=via, follow_redirects=False)
+        assert r.status_code == 303 and "; secure" in r.headers["set-cookie"].lower()
+        # the attacker locks only themself out; the real admin, behind the same proxy, logs in
+        assert tries(proxy) == ([401] * 5, 200, 429)
+    with TestClient(proxied, base_url="http://127.0.0.1", client=("192.168.7.40", 40000)) as proxy2:
+        r = proxy2.post("/logout", headers=via, follow_redirects=False)
+        assert "; secure" in r.headers["set-cookie"].lower()  # deleting the cookie matches it
+    env.clock.advance(301)
+    for peer, trusted in (("10.0.0.9", ["10.0.0.2"]), ("127.0.0.1", [])):
+        with TestClient(_behind_proxy(env, trusted), base_url="http://127.0.0.1", client=(peer, 1)) as direct:
+            r = direct.post("/login", data=login, headers=via, follow_redirects=False)
+            assert r.status_code == 303 and "secure" not in r.headers["set-cookie"].lower()
+            # a client's own X-Forwarded-For is ignored: the limiter keys on the peer
+            assert tries(direct) == ([401] * 5, 429, 429)
+        env.clock.advance(301)
+
+
+def test_serve_passes_only_the_configured_proxies_to_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+    from click.testing import CliRunner
+
+    import burnwatch.api
+    from burnwatch.cli.serve import serve
+    from burnwatch.config import get_settings
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    monkeypatch.setattr(burnwatch.api, "create_app", lambda *a, **kw: object())
+    monkeypatch.delenv("BURNWATCH_FORWARDED_ALLOW_IPS", raising=False)
+    runner = CliRunner()
+    try:
+        get_settings.cache_clear()
+        assert runner.invoke(serve, []).exit_code == 0
+        monkeypatch.setenv("BURNWATCH_FORWARDED_ALLOW_IPS", '["10.0.0.2"]')
+        get_settings.cache_clear()
+        assert runner.invoke(serve, []).exit_code == 0
+        ok = runner.invoke(serve, ["--forwarded-allow-ips", "10.0.0.3, 10.1.0.0/16"])
+        assert ok.exit_code == 0 and "trusting X-Forwarded-For/-Proto from 10.0.0.3, 10.1.0.0/16" in ok.output
+        bad = runner.invoke(serve, ["--forwarded-allow-ips", "proxy.local"])
+        assert bad.exit_code == 2 and "'proxy.local' is not an IP address" in bad.output
+    finally:
+        get_settings.cache_clear()
+    assert [(c["proxy_headers"], c["forwarded_allow_ips"]) for c in calls] == [
+        (False, []),
+        (True, ["10.0.0.2"]),
+        (True, ["10.0.0.3", "10.1.0.0/16"]),
+    ]

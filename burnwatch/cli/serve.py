@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+
+def proxy_options(trusted: list[str]) -> dict[str, Any]:
+    """uvicorn's reverse-proxy options: ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are honoured
+    only on connections from ``trusted`` (IPs, networks or ``*``), and from nobody by default —
+    a client talking to the server directly must not choose the IP the login limiter sees."""
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": []}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(trusted)}
 
 
 @click.command()
@@ -22,17 +33,26 @@ import click
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
-def serve(host: str, port: int, flight_workers: int, log_level: str) -> None:
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    metavar="IPS",
+    help="Comma-separated IPs/networks of the reverse proxies whose X-Forwarded-For and "
+    "X-Forwarded-Proto are trusted ('*' = any peer). Default: BURNWATCH_FORWARDED_ALLOW_IPS, "
+    "else none.",
+)
+def serve(host: str, port: int, flight_workers: int, log_level: str, forwarded_allow_ips: str | None) -> None:
     """Serve the map, case, upload and review pages, the REST API and OGC API Features.
 
     Settings come from BURNWATCH_* variables (database URL, secret key, data folder,
-    upload cap, session length, basemap tile URL). SQLite databases are migrated on
-    start; PostgreSQL must be at the current schema (`burnwatch db upgrade`).
+    upload cap, session length, basemap tile URL, trusted proxies). SQLite databases are
+    migrated on start; PostgreSQL must be at the current schema (`burnwatch db upgrade`).
     """
     import uvicorn
 
     from burnwatch.api import create_app
-    from burnwatch.config import get_settings
+    from burnwatch.config import get_settings, parse_proxy_addresses
+    from burnwatch.errors import ConfigError
 
     settings = get_settings()
     if settings.secret_key.get_secret_value() == "dev-only-change-me" and host not in (
@@ -40,6 +60,16 @@ def serve(host: str, port: int, flight_workers: int, log_level: str) -> None:
         "localhost",
     ):
         raise click.UsageError("set BURNWATCH_SECRET_KEY before serving on a non-loopback interface")
+    try:
+        trusted = (
+            settings.forwarded_allow_ips
+            if forwarded_allow_ips is None
+            else parse_proxy_addresses(forwarded_allow_ips)
+        )
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message, param_hint="--forwarded-allow-ips") from exc
     app = create_app(settings, flight_workers=flight_workers, freeze_gc=True)
     click.echo(f"burnwatch web app on http://{host}:{port}/ (database {settings.database_url})")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False)
+    if trusted:
+        click.echo(f"trusting X-Forwarded-For/-Proto from {', '.join(trusted)}")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **proxy_options(trusted))

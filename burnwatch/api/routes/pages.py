@@ -84,6 +84,12 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
+def _secure(request: Request) -> bool:
+    """Cookies get ``Secure`` when the request came over https — directly, or through a
+    trusted reverse proxy's ``X-Forwarded-Proto`` (``burnwatch serve --forwarded-allow-ips``)."""
+    return request.url.scheme == "https"
+
+
 def _set_session(request: Request, response: Response, username: str) -> None:
     settings = request.app.state.settings
     response.set_cookie(
@@ -92,7 +98,7 @@ def _set_session(request: Request, response: Response, username: str) -> None:
         max_age=settings.session_minutes * 60,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
         path="/",
     )
 
@@ -122,9 +128,9 @@ def login_form(
 
 
 @router.post("/logout", dependencies=[allow(anonymous=True)], response_model=None)
-def logout() -> Response:
+def logout(request: Request) -> Response:
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, path="/", secure=_secure(request), httponly=True, samesite="lax")
     return response
 
 
