@@ -396,3 +396,48 @@ def test_serve_passes_only_the_configured_proxies_to_uvicorn(monkeypatch: pytest
         (True, ["10.0.0.2"]),
         (True, ["10.0.0.3", "10.1.0.0/16"]),
     ]
+
+
+def test_logout_ends_every_browser_session_of_the_user(sqlite_api: ApiEnv) -> None:
+    """A session cookie copied before logout is refused after it, as is the user's cookie in
+    any other browser; a new login works; API tokens are not browser sessions."""
+    from burnwatch.api.auth import COOKIE
+
+    env = sqlite_api
+    client = env.client
+    form = {"username": "insp", "password": "correct-horse-9"}
+
+    def login_cookie() -> str:
+        client.cookies.clear()
+        r = client.post("/login", data=form, follow_redirects=False)
+        assert r.status_code == 303
+        env.clock.advance(1)
+        return str(r.cookies[COOKIE])
+
+    def me(cookie: str) -> int:
+        client.cookies.clear()
+        return client.get("/api/me", headers={"Cookie": f"{COOKIE}={cookie}"}).status_code
+
+    phone, laptop = login_cookie(), login_cookie()
+    token = env.token("insp")
+    assert phone != laptop and me(phone) == me(laptop) == 200
+    client.cookies.clear()
+    out = client.post("/logout", headers={"Cookie": f"{COOKIE}={laptop}"}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert me(laptop) == me(phone) == 401
+    client.cookies.clear()
+    stale = client.get("/api/me", headers={"Cookie": f"{COOKIE}={phone}"})
+    assert "logged out" in stale.json()["detail"]
+    page = client.get(
+        "/cases", headers={"Accept": "text/html", "Cookie": f"{COOKIE}={phone}"}, follow_redirects=False
+    )
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    again = login_cookie()
+    assert me(again) == 200
+    # logging out with an old cookie changes nothing; other users are not affected
+    client.cookies.clear()
+    client.post("/logout", headers={"Cookie": f"{COOKIE}={phone}"}, follow_redirects=False)
+    assert me(again) == 200
+    assert env.client.get("/api/me", headers=env.headers("analyst")).status_code == 200
+

@@ -5,7 +5,9 @@
   ``Authorization: Bearer <token>`` from ``POST /api/token``. Both are the same signed value
   (itsdangerous HMAC-SHA1 over ``{"u": username, "iat": issued-at}``, keyed by
   ``Settings.secret_key``, different salts) and expire ``Settings.session_minutes`` after
-  issue, measured with the app's clock (injectable in tests).
+  issue, measured with the app's clock (injectable in tests). Session cookies also carry the
+  user's ``session_epoch`` (``"e"``); logging out moves it on (:func:`end_browser_sessions`),
+  so every cookie issued to that user before is refused from then on.
 * Every route names its allowed roles once, with :func:`allow` in its ``dependencies``; the
   :class:`Roles` object is kept on the route so tests can enumerate ``app.routes``.
 * State-changing requests without a bearer token must come from this site
@@ -48,6 +50,7 @@ class Principal:
     role: str
     province: str | None = None
     full_name: str = ""
+    session_epoch: int = 0
 
 
 class Roles:
@@ -143,33 +146,39 @@ def _serializer(request_or_app: Any, salt: str) -> Any:
     return URLSafeSerializer(app.state.settings.secret_key.get_secret_value(), salt=salt)
 
 
-def issue_token(app: Any, username: str, kind: str = "session") -> str:
-    """A signed token for ``username`` issued now (``kind``: session | api)."""
-    return str(_serializer(app, f"burnwatch-{kind}").dumps({"u": username, "iat": app.state.clock()}))
+def issue_token(app: Any, username: str, kind: str = "session", *, epoch: int = 0) -> str:
+    """A signed token for ``username`` issued now (``kind``: session | api). Session tokens
+    carry the user's session ``epoch``: they stop working when it moves on (logout)."""
+    data: dict[str, Any] = {"u": username, "iat": app.state.clock()}
+    if kind == "session":
+        data["e"] = epoch
+    return str(_serializer(app, f"burnwatch-{kind}").dumps(data))
 
 
-def _read_token(request: Request, token: str, kind: str) -> str:
+def _read_token(request: Request, token: str, kind: str) -> tuple[str, int]:
+    """The token's user and session epoch (0 when it has none: API tokens)."""
     from itsdangerous import BadSignature
 
     try:
         data = _serializer(request, f"burnwatch-{kind}").loads(token)
-        username, issued = str(data["u"]), float(data["iat"])
-    except (BadSignature, KeyError, TypeError, ValueError) as exc:
+        username, issued, epoch = str(data["u"]), float(data["iat"]), int(data.get("e", 0))
+    except (BadSignature, AttributeError, KeyError, TypeError, ValueError) as exc:
         raise AuthenticationError("invalid session or token") from exc
     settings = request.app.state.settings
     age = request.app.state.clock() - issued
     if age > settings.session_minutes * 60 or age < -60:
         raise AuthenticationError("session expired; log in again")
-    return username
+    return username, epoch
 
 
 def authenticate_request(request: Request, required: bool = True) -> Principal | None:
     """The caller from the bearer token or the session cookie; None when anonymous."""
     header = request.headers.get("authorization", "")
+    epoch: int | None = None  # checked for session cookies only
     if header.lower().startswith("bearer "):
-        username = _read_token(request, header[7:].strip(), "api")
+        username, _ = _read_token(request, header[7:].strip(), "api")
     elif request.cookies.get(COOKIE):
-        username = _read_token(request, request.cookies[COOKIE], "session")
+        username, epoch = _read_token(request, request.cookies[COOKIE], "session")
     elif required:
         raise AuthenticationError("not logged in")
     else:
@@ -179,9 +188,32 @@ def authenticate_request(request: Request, required: bool = True) -> Principal |
         user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
         if user is None:
             raise AuthenticationError("unknown or inactive user")
-        return Principal(user.username, user.role, user.province, user.full_name)
+        if epoch is not None and epoch != user.session_epoch:
+            raise AuthenticationError("session ended (logged out); log in again")
+        return _principal_of(user)
     finally:
         session.close()
+
+
+def _principal_of(user: User) -> Principal:
+    return Principal(user.username, user.role, user.province, user.full_name, user.session_epoch)
+
+
+def end_browser_sessions(request: Request) -> None:
+    """Logout: if the request carries a valid, current session cookie, move its user's session
+    epoch on, so that this cookie and every other one issued to the user is refused from now on
+    (all of the user's browser sessions end; API tokens are not affected)."""
+    from burnwatch.store.users import end_sessions
+
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return
+    try:
+        username, epoch = _read_token(request, token, "session")
+    except AuthenticationError:
+        return  # expired or forged: nothing to end
+    with committed(request.app.state.sessions()) as session:
+        end_sessions(session, username, epoch)
 
 
 # --- login ---------------------------------------------------------------------------------
@@ -251,7 +283,7 @@ def login(request: Request, username: str, password: str) -> Principal:
     session: Session = request.app.state.sessions()
     try:
         user = authenticate(session, username.strip(), password)
-        principal = Principal(user.username, user.role, user.province, user.full_name)
+        principal = _principal_of(user)
     except AuthenticationError:
         session.close()  # before the limiter writes: SQLite allows one writer, no open readers
         limiter.failed(key)

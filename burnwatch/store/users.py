@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from burnwatch.errors import AuthenticationError, ConflictError, InputError, NotFoundError
@@ -110,3 +110,14 @@ def authenticate(session: Session, username: str, password: str) -> User:
         raise AuthenticationError("wrong username or password")
     return user
 
+
+def end_sessions(session: Session, username: str, epoch: int) -> bool:
+    """Log ``username`` out everywhere: move their session epoch on from ``epoch`` (the one of
+    the session ending), which makes every session token issued to them so far stale. False
+    when the epoch had already moved on (logged out before)."""
+    result = session.execute(
+        update(User)
+        .where(User.username == username, User.session_epoch == epoch)
+        .values(session_epoch=User.session_epoch + 1)
+    )
+    return bool(getattr(result, "rowcount", 0))

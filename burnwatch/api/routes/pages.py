@@ -22,6 +22,7 @@ from burnwatch.api.auth import (
     STAFF,
     Principal,
     allow,
+    end_browser_sessions,
     issue_token,
     login,
     optional_principal,
@@ -90,11 +91,11 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _set_session(request: Request, response: Response, username: str) -> None:
+def _set_session(request: Request, response: Response, p: Principal) -> None:
     settings = request.app.state.settings
     response.set_cookie(
         COOKIE,
-        issue_token(request.app, username, "session"),
+        issue_token(request.app, p.username, "session", epoch=p.session_epoch),
         max_age=settings.session_minutes * 60,
         httponly=True,
         samesite="lax",
@@ -123,12 +124,14 @@ def login_form(
     except AuthenticationError:
         return render(request, "login.html", 401, next=_safe_next(next) or "", error=t["login_failed"])
     response = RedirectResponse(_safe_next(next) or HOME[p.role], status_code=303)
-    _set_session(request, response, p.username)
+    _set_session(request, response, p)
     return response
 
 
 @router.post("/logout", dependencies=[allow(anonymous=True)], response_model=None)
 def logout(request: Request) -> Response:
+    """Log out: every session cookie of the user ends (all their browsers), not only this one."""
+    end_browser_sessions(request)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/", secure=_secure(request), httponly=True, samesite="lax")
     return response
