@@ -441,3 +441,26 @@ def test_logout_ends_every_browser_session_of_the_user(sqlite_api: ApiEnv) -> No
     assert me(again) == 200
     assert env.client.get("/api/me", headers=env.headers("analyst")).status_code == 200
 
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"username": "a" * 65, "password": "correct-horse-9"}, "A username has at most 64 characters"),
+        ({"username": "insp", "password": ""}, "Enter your password"),
+        ({"username": "insp"}, "Enter your password"),
+        ({"username": " ", "password": "x"}, "Enter your username"),
+        ({"username": "insp", "password": "p" * 257}, "A password has at most 256 characters"),
+    ],
+)
+def test_login_form_input_errors_show_the_login_page(
+    sqlite_api: ApiEnv, form: dict[str, str], message: str
+) -> None:
+    client = sqlite_api.client
+    page = client.get("/login?lang=en")
+    assert 'maxlength="64"' in page.text and 'maxlength="256"' in page.text
+    r = client.post("/login", data={**form, "next": "/map"}, headers={"Accept": "text/html"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.text[:200]
+    assert message in r.text and 'name="username"' in r.text and 'value="/map"' in r.text
+    client.cookies.clear()  # the Vietnamese page by default
+    vi = client.post("/login", data=form)
+    assert vi.status_code == 422 and "<html" in vi.text and "Tên đăng nhập" in vi.text

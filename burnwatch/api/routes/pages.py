@@ -32,6 +32,10 @@ from burnwatch.errors import AuthenticationError, RateLimitedError
 
 router = APIRouter(tags=["pages"])
 
+USERNAME_MAX = 64  # users.username is String(64)
+PASSWORD_MAX = 256
+NEXT_MAX = 512
+
 HOME = {
     "inspector": "/cases",
     "drone_operator": "/upload",
@@ -104,25 +108,73 @@ def _set_session(request: Request, response: Response, p: Principal) -> None:
     )
 
 
+#: Form input the login page refuses before checking the password: (vi, en).
+LOGIN_INPUT_ERRORS: dict[str, tuple[str, str]] = {
+    "username_missing": ("Hãy nhập tên đăng nhập", "Enter your username"),
+    "username_too_long": (
+        f"Tên đăng nhập dài tối đa {USERNAME_MAX} ký tự",
+        f"A username has at most {USERNAME_MAX} characters",
+    ),
+    "password_missing": ("Hãy nhập mật khẩu", "Enter your password"),
+    "password_too_long": (
+        f"Mật khẩu dài tối đa {PASSWORD_MAX} ký tự",
+        f"A password has at most {PASSWORD_MAX} characters",
+    ),
+}
+
+
+def _login_input_error(username: str, password: str, lang: str) -> str | None:
+    """Why the login form cannot be checked as sent (a message in ``lang``), or None."""
+    if not username.strip():
+        key = "username_missing"
+    elif len(username) > USERNAME_MAX:
+        key = "username_too_long"
+    elif not password:
+        key = "password_missing"
+    elif len(password) > PASSWORD_MAX:
+        key = "password_too_long"
+    else:
+        return None
+    return LOGIN_INPUT_ERRORS[key][i18n.LANGS.index(lang) if lang in i18n.LANGS else 0]
+
+
+def _login_page(request: Request, status_code: int, next: str, error: str | None) -> HTMLResponse:
+    target = _safe_next(next) if len(next) <= NEXT_MAX else None
+    return render(
+        request,
+        "login.html",
+        status_code,
+        next=target or "",
+        error=error,
+        username_max=USERNAME_MAX,
+        password_max=PASSWORD_MAX,
+    )
+
+
 @router.get("/login", dependencies=[allow(anonymous=True)], response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", next=_safe_next(next) or "", error=None)
+    return _login_page(request, 200, next or "", None)
 
 
 @router.post("/login", dependencies=[allow(anonymous=True)], response_model=None)
 def login_form(
     request: Request,
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=256)],
-    next: Annotated[str, Form(max_length=512)] = "",
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
 ) -> Response:
-    t = i18n.labels(i18n.pick_lang(request))
+    """The login form. Input it cannot check (a missing or too long name or password) gets the
+    login page back with a message (422), not the API's JSON error."""
+    lang = i18n.pick_lang(request)
+    problem = _login_input_error(username, password, lang)
+    if problem is not None:
+        return _login_page(request, 422, next, problem)
     try:
         p = login(request, username, password)
     except RateLimitedError as exc:
-        return render(request, "login.html", 429, next=_safe_next(next) or "", error=exc.message)
+        return _login_page(request, 429, next, exc.message)
     except AuthenticationError:
-        return render(request, "login.html", 401, next=_safe_next(next) or "", error=t["login_failed"])
+        return _login_page(request, 401, next, i18n.labels(lang)["login_failed"])
     response = RedirectResponse(_safe_next(next) or HOME[p.role], status_code=303)
     _set_session(request, response, p)
     return response
