@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from apifixtures import HY, TB, ApiEnv, api_fixture, assign, gps_jpeg  # noqa: F401
+from apifixtures import HY, TB, ApiEnv, api_fixture, assign, gps_jpeg, sqlite_api_fixture  # noqa: F401
 from dbfixtures import _fast_password_hashing, db_url, pg_database, sqlite_template  # noqa: F401
 
 
@@ -238,3 +238,166 @@ def test_postgres_sessions_plan_each_query_with_its_own_parameters(pg_database: 
 
     with get_engine(pg_database).connect() as conn:
         assert conn.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+
+
+TOO_BIG_IDS = ("2147483648", "99999999999999999999", "0", "-1")
+
+
+@pytest.mark.parametrize("fid", TOO_BIG_IDS)
+def test_ids_and_offsets_outside_the_integer_columns_are_422(api: ApiEnv, fid: str) -> None:
+    """Ids are INTEGER columns (int4 on PostgreSQL): an id past 2**31 - 1 (or below 1) and
+    an offset past it are input errors, not an overflow deep in the database driver."""
+    h = api.headers("admin")
+    for method, path in (
+        ("GET", f"/api/incidents/{fid}"),
+        ("GET", f"/api/cases/{fid}"),
+        ("GET", f"/api/evidence/{fid}/file"),
+        ("GET", f"/collections/incidents/items/{fid}"),
+        ("GET", f"/collections/hotspots/items/{fid}"),
+        ("POST", f"/api/cases/{fid}/notes"),
+        ("POST", f"/api/review/{fid}"),
+    ):
+        body = {"verdict": True} if "review" in path else {"text": "x"}
+        r = api.client.request(method, path, headers=h, json=body if method == "POST" else None)
+        assert r.status_code == 422, (path, r.status_code, r.text)
+        assert r.json()["error"] == "input", r.text
+    for path in ("/api/incidents", "/api/hotspots", "/collections/hotspots/items", "/collections/incidents/items"):
+        r = api.client.get(path, params={"offset": fid if fid not in ("0",) else "-1"}, headers=h)
+        assert r.status_code == 422 and r.json()["error"] == "input", (path, r.text)
+    # the largest id and offset the columns can hold are fine (nothing there)
+    assert api.client.get("/api/incidents/2147483647", headers=h).status_code == 404
+    last = api.client.get("/api/hotspots", params={"offset": 2147483647, "count": True}, headers=h)
+    assert last.status_code == 200 and last.json()["features"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "word"),
+    [
+        ("/api/incidents", {"start": "0001-01-01T00:00:00+05:00"}, "start"),
+        ("/api/hotspots", {"end": "9999-12-31T23:59:59-05:00"}, "end"),
+        ("/api/incidents/export.csv", {"start": "0001-01-01T00:00:00+05:00"}, "start"),
+        ("/collections/incidents/items", {"datetime": "9999-12-31T23:59:59Z"}, "datetime"),
+        ("/collections/hotspots/items", {"datetime": "0001-01-01T00:00:00+05:00/.."}, "datetime"),
+    ],
+)
+def test_times_past_the_calendar_limits_are_clear_422(
+    api: ApiEnv, path: str, params: dict[str, str], word: str
+) -> None:
+    r = api.client.get(path, params=params, headers=api.headers("analyst"))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "input" and word in r.json()["detail"] and "range" in r.json()["detail"]
+
+
+def test_times_at_the_calendar_limits_in_utc_still_work(api: ApiEnv) -> None:
+    h = api.headers("analyst")
+    for params in ({"start": "0001-01-01T00:00:00Z"}, {"end": "9999-12-31T23:59:59Z"}):
+        r = api.client.get("/api/incidents", params=params, headers=h)
+        assert r.status_code == 200 and r.json()["numberMatched"] == 2, r.text
+    r = api.client.get("/collections/hotspots/items", params={"datetime": "../9999-12-31T23:59:59Z"}, headers=h)
+    assert r.status_code == 200 and r.json()["numberMatched"] == 3
+
+
+def test_nul_characters_in_text_inputs_are_refused(api: ApiEnv) -> None:
+    """PostgreSQL cannot store NUL in text: it is refused as input (422) before any query,
+    in query strings, paths, JSON and form bodies, on every route."""
+    h = api.headers("admin")
+    case = api.cases[HY]
+    attempts = [
+        api.client.get("/api/hotspots", params={"province": "\x00"}, headers=h),
+        api.client.get("/api/incidents", params={"source": "ab\x00c"}, headers=h),
+        api.client.get("/api/cases", params={"state": "new\x00"}, headers=h),
+        api.client.get("/api/review/detections", params={"source": "\x00"}, headers=h),
+        api.client.get("/collections/incidents/items", params={"datetime": "2024\x00"}, headers=h),
+        api.client.get("/api/flights/%00abc", headers=h),
+        api.client.get("/static/%00.js"),
+        api.client.post(f"/api/cases/{case}/notes", json={"text": "cháy\x00"}, headers=h),
+        api.client.post(f"/api/cases/{case}/transition", json={"to_state": "assigned", "reason": "\x00"}, headers=h),
+        api.client.post("/api/token", json={"username": "admin\x00", "password": "x"}),
+        api.client.post("/api/token", json={"username\x00": "admin", "password": "x"}),
+        api.client.post("/login", data={"username": "ad\x00min", "password": "x"}, follow_redirects=False),
+    ]
+    for r in attempts:
+        assert r.status_code == 422, (r.request.url, r.text)
+        assert r.json()["error"] == "input" and "NUL" in r.json()["detail"], r.text
+    # the same requests without the NUL are fine
+    assert api.client.post(f"/api/cases/{case}/notes", json={"text": "cháy"}, headers=h).status_code == 200
+    assert api.client.get("/api/hotspots", params={"province": "%00"}, headers=h).status_code == 200
+    # JSON and form bodies are read whole to be checked, so they have a (generous) cap
+    huge = api.client.post(f"/api/cases/{case}/notes", json={"text": "x" * (1 << 20)}, headers=h)
+    assert huge.status_code == 413 and huge.json()["error"] == "too_large"
+
+
+def test_unexpected_errors_are_one_json_500_without_internals(
+    api: ApiEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fastapi.testclient import TestClient
+
+    @api.app.get("/api/_boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail /srv/burnwatch/db.py line 3")
+
+    with TestClient(api.app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+        r = client.get("/api/_boom")
+    assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+    assert r.json() == {"error": "internal", "detail": "internal server error (logged on the server)"}
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    logged = [rec for rec in caplog.records if rec.exc_info and "GET /api/_boom" in rec.getMessage()]
+    assert logged and "secret detail" in str(logged[0].exc_info[1])  # type: ignore[index]
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 100)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def _jpeg_with_one_rational_gps_time() -> bytes:
+    """EXIF GPS whose GPSTimeStamp is one rational instead of three (hour, minute, second)."""
+    import io
+
+    from PIL import Image
+    from PIL.TiffImagePlugin import IFDRational
+
+    exif = Image.Exif()
+    exif[306] = "2024:03:01 10:00:00"
+    exif[0x8825] = {
+        1: "N",
+        2: (IFDRational(20), IFDRational(39), IFDRational(0)),
+        3: "E",
+        4: (IFDRational(106), IFDRational(3), IFDRational(0)),
+        29: "2024:03:01",
+        7: IFDRational(10),
+    }
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (100, 50, 20)).save(buf, "JPEG", exif=exif.tobytes())
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "words"),
+    [
+        ("bomb.png", lambda: _png_claiming(60000, 60000), ("too large", "3600000000 pixels")),
+        ("IMG_time.jpg", _jpeg_with_one_rational_gps_time, ("GPS", "time")),
+        ("notes.jpg", lambda: b"not an image at all", ("not a readable image",)),
+    ],
+    ids=["decompression-bomb", "gps-time-one-rational", "not-an-image"],
+)
+def test_unreadable_evidence_photos_are_422_naming_the_uploaded_file(
+    sqlite_api: ApiEnv, name: str, make: object, words: tuple[str, ...]
+) -> None:
+    api = sqlite_api
+    h = {**api.headers("insp"), "Content-Type": "image/jpeg"}
+    body = make()  # type: ignore[operator]
+    r = api.client.post(f"/api/cases/{api.cases[HY]}/evidence", params={"filename": name}, content=body, headers=h)
+    assert r.status_code == 422, r.text
+    out = r.json()
+    assert out["error"] == "corrupt_file" and out["detail"].startswith(f"{name}: "), out
+    assert all(w in out["detail"] for w in words), out
+    assert "/tmp" not in out["detail"] and "burnwatch-upload" not in out["detail"]

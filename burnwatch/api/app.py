@@ -42,6 +42,16 @@ def content_security_policy(tile_url: str | None) -> str:
     )
 
 
+def security_headers(tile_url: str | None) -> dict[str, str]:
+    """Headers set on every response (CSP, no framing, no sniffing, same-origin referrers)."""
+    return {
+        "Content-Security-Policy": content_security_policy(tile_url),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+    }
+
+
 def freeze_startup_objects() -> None:
     """Move everything alive after start-up (modules, ORM metadata, templates, ...) out of the
     garbage collector's reach. A full collection otherwise walks all of them in the middle of
@@ -70,7 +80,7 @@ def create_app(
 
     from burnwatch.api import models  # noqa: F401  (register the app's tables on Base)
     from burnwatch.api.auth import LoginLimiter
-    from burnwatch.api.errors import install_error_handlers
+    from burnwatch.api.errors import RefuseNul, install_error_handlers
     from burnwatch.api.jobs import FlightJobs
     from burnwatch.api.routes import cases, flights, hotspots, incidents, layers, ogc, pages, review
     from burnwatch.store.db import ensure_schema, session_factory
@@ -106,22 +116,20 @@ def create_app(
     app.state.login_limiter = LoginLimiter(sessions, clock)
     app.state.jobs = jobs
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
-    install_error_handlers(app)
+    headers = security_headers(settings.tile_url)
+    install_error_handlers(app, headers)
+    app.add_middleware(RefuseNul)  # inside add_security_headers (added below): its 422s get them too
     for module in (pages, incidents, hotspots, cases, flights, review, layers, ogc):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     if VENDOR.is_dir():
         app.mount("/vendor", StaticFiles(directory=str(VENDOR)), name="vendor")
 
-    csp = content_security_policy(settings.tile_url)
-
     @app.middleware("http")
-    async def security_headers(request: Any, call_next: Any) -> Any:
+    async def add_security_headers(request: Any, call_next: Any) -> Any:
         response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
         return response
 
     return app

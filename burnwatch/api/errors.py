@@ -14,7 +14,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from burnwatch.errors import BurnwatchError
 
@@ -53,8 +56,12 @@ def _wants_page(request: Request) -> bool:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+INTERNAL_DETAIL = "internal server error (logged on the server)"
+
+
+def install_error_handlers(app: FastAPI, headers: dict[str, str] | None = None) -> None:
+    """Register the handlers on ``app``. ``headers`` are added to the catch-all 500 answer
+    (it is sent from outside the app's middleware: the security headers go here too)."""
 
     @app.exception_handler(BurnwatchError)
     async def _burnwatch(request: Request, exc: BurnwatchError) -> Response:
@@ -81,3 +88,135 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
         ]
         return JSONResponse(error_body("input", problems), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """Anything not handled above: the traceback goes to the log, the client gets the
+        documented error shape and nothing of the internals."""
+        log.error("%s %s: unhandled %s", request.method, request.url.path, type(exc).__name__, exc_info=exc)
+        return JSONResponse(error_body("internal", INTERNAL_DETAIL), status_code=500, headers=headers)
+
+
+# --- NUL characters -----------------------------------------------------------------------
+
+NUL_DETAIL = "text inputs may not contain NUL (\\x00) characters"
+#: JSON and form bodies are read whole to be checked; none of the app's is near this size.
+MAX_TEXT_BODY = 1 << 20
+_TEXT_BODIES = ("application/json", "application/x-www-form-urlencoded")
+
+
+def nul_in_pairs(pairs: list[tuple[str, str]]) -> str | None:
+    """The first name whose name or value holds a NUL."""
+    return next((k.replace("\x00", "\\x00") for k, v in pairs if "\x00" in k or "\x00" in v), None)
+
+
+def nul_in_json(value: Any) -> str | None:
+    """The dotted path of the first string (key or value) holding a NUL in a JSON value."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return where or "(body)"
+        if isinstance(item, dict):
+            for k, v in item.items():
+                name = f"{where}.{k}" if where else str(k)
+                if "\x00" in str(k):
+                    return name.replace("\x00", "\\x00")
+                stack.append((name, v))
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(item))
+    return None
+
+
+def nul_in_url(scope: Scope) -> str | None:
+    """Where a NUL is in the request's path or query string (percent-encoded or not)."""
+    from urllib.parse import parse_qsl
+
+    if "\x00" in scope.get("path", ""):
+        return "the URL path"
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    name = nul_in_pairs(parse_qsl(query, keep_blank_values=True))
+    return f"query parameter {name!r}" if name is not None else None
+
+
+def nul_in_body(media_type: str, body: bytes) -> str | None:
+    """Where a NUL is in a JSON or form body (None for bodies that do not parse: the route's
+    own validation reports those)."""
+    import json
+    from urllib.parse import parse_qsl
+
+    text = body.decode("utf-8", errors="replace")
+    if media_type == "application/json":
+        try:
+            where = nul_in_json(json.loads(text))
+        except (ValueError, RecursionError):
+            return None
+        return f"JSON field {where!r}" if where else None
+    name = nul_in_pairs(parse_qsl(text, keep_blank_values=True))
+    return f"form field {name!r}" if name is not None else None
+
+
+class RefuseNul:
+    """ASGI middleware: 422 for a NUL character in the URL path, the query string, or a JSON
+    or form body, before any route runs. PostgreSQL cannot store NUL in text (psycopg raises
+    ``DataError``), and no name, note or filter needs one. Other bodies (photos, flight zips)
+    are streamed through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        where = nul_in_url(scope)
+        media_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
+        if where is None and media_type in _TEXT_BODIES:
+            try:
+                body = await _read_body(receive)
+            except ClientDisconnect:
+                return  # nothing to answer, and no half body for the route to act on
+            if body is None:
+                too_big = f"a {media_type} body may be at most {MAX_TEXT_BODY} bytes"
+                await JSONResponse(error_body("too_large", too_big), status_code=413)(scope, receive, send)
+                return
+            where = nul_in_body(media_type, body)
+            receive = _replay(body, receive)
+        if where is not None:
+            answer = JSONResponse(error_body("input", f"{NUL_DETAIL}: {where}"), status_code=422)
+            await answer(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None when it passes :data:`MAX_TEXT_BODY`; ClientDisconnect when
+    the client goes away before sending all of it."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_TEXT_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the already-read body to the app, then defers to the client."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again

@@ -23,6 +23,7 @@ from burnwatch.store.models import Case, HotspotRow, Incident
 
 BBox = tuple[float, float, float, float]
 MAX_LIMIT = 5000
+OUT_OF_CALENDAR = "is out of range: in UTC it falls outside years 1-9999"
 
 
 def parse_bbox(text: str | None) -> BBox | None:
@@ -50,9 +51,13 @@ def parse_interval(text: str | None) -> tuple[datetime | None, datetime | None]:
         if part in ("", ".."):
             return None
         try:
-            return utc(datetime.fromisoformat(part.replace("Z", "+00:00")))
+            value = datetime.fromisoformat(part.replace("Z", "+00:00"))
         except ValueError as exc:
             raise InputError(f"datetime {part!r} is not ISO 8601") from exc
+        try:
+            return utc(value)
+        except OverflowError as exc:
+            raise InputError(f"datetime {part!r} {OUT_OF_CALENDAR}") from exc
 
     if "/" in text:
         a, b = text.split("/", 1)

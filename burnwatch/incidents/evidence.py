@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from burnwatch.errors import CorruptFileError, InputError, TooLargeError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769
@@ -42,14 +47,9 @@ def _dms(value: object) -> float:
 def read_gps(path: Path) -> PhotoGPS | None:
     """EXIF GPS position (WGS84) and capture time of an image; None when it has none.
 
-    Raises CorruptFileError when the file is not an image Pillow can open."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            exif = img.getexif()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise CorruptFileError(f"not a readable image: {exc}", path=path) from exc
+    Raises CorruptFileError when the file is not an image Pillow can open, claims more
+    pixels than Pillow opens safely (a decompression bomb), or has malformed EXIF GPS."""
+    exif = _exif(path)
     gps = exif.get_ifd(GPS_IFD)
     if not gps or 2 not in gps or 4 not in gps:
         return None
@@ -63,17 +63,47 @@ def read_gps(path: Path) -> PhotoGPS | None:
     taken = None
     raw = exif.get_ifd(EXIF_IFD).get(36867) or exif.get(306)
     if raw:
-        try:
-            # EXIF has no time zone; GPSDateStamp/GPSTimeStamp are UTC when present.
-            if 29 in gps and 7 in gps:
-                h, m, s = (float(v) for v in gps[7])
-                day = datetime.strptime(str(gps[29]), "%Y:%m:%d")
-                taken = day.replace(hour=int(h), minute=int(m), second=int(s), tzinfo=timezone.utc)
-            else:
+        # EXIF has no time zone; GPSDateStamp/GPSTimeStamp are UTC when present.
+        if 29 in gps and 7 in gps:
+            taken = _gps_time(gps, path)
+        else:
+            try:
                 taken = datetime.strptime(str(raw), "%Y:%m:%d %H:%M:%S").replace(tzinfo=timezone.utc)
-        except ValueError:
-            taken = None
+            except ValueError:
+                taken = None
     return PhotoGPS(lon=lon, lat=lat, taken_at=taken)
+
+
+def _exif(path: Path) -> Image.Exif:
+    """The image's EXIF (CorruptFileError when Pillow cannot open it safely)."""
+    import struct
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            exif = img.getexif()
+            for ifd in (GPS_IFD, EXIF_IFD):
+                exif.get_ifd(ifd)  # parsed (and cached) here, inside the error handling
+    except Image.DecompressionBombError as exc:
+        raise CorruptFileError(f"image too large to open safely: {exc}", path=path) from exc
+    except UnidentifiedImageError as exc:
+        raise CorruptFileError("not a readable image (an unknown format, or truncated)", path=path) from exc
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
+        raise CorruptFileError(f"not a readable image: {exc}", path=path) from exc
+    return exif
+
+
+def _gps_time(gps: Mapping[int, Any], path: Path) -> datetime:
+    """GPSDateStamp + GPSTimeStamp (three rationals: hour, minute, second) as aware UTC."""
+    try:
+        h, m, s = (float(v) for v in gps[7])
+        day = datetime.strptime(str(gps[29]), "%Y:%m:%d")
+        return day.replace(hour=int(h), minute=int(m), second=int(s), tzinfo=timezone.utc)
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
+        raise CorruptFileError(
+            f"malformed EXIF GPS time (GPSDateStamp {gps[29]!r}, GPSTimeStamp {gps[7]!r}): {exc}", path=path
+        ) from exc
 
 
 def store_file(path: Path, data_dir: Path, max_bytes: int | None = None) -> tuple[str, Path, int]:

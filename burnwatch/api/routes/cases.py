@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,9 +15,10 @@ from starlette.responses import FileResponse
 
 from burnwatch.api import queries
 from burnwatch.api.auth import CASE_ROLES, Principal, allow, db_session, principal, province_scope
+from burnwatch.api.routes.common import RowId
 from burnwatch.api.routes.incidents import history_rows
 from burnwatch.api.uploads import inside, max_upload_bytes, safe_filename, stream_to_file
-from burnwatch.errors import NotFoundError
+from burnwatch.errors import BurnwatchError, NotFoundError
 from burnwatch.incidents.cases import WRITER_ROLES
 from burnwatch.store.models import Case, Evidence, Incident
 
@@ -80,7 +82,7 @@ def list_cases(
 
 @router.get("/api/cases/{case_id}", dependencies=[allow(*CASE_ROLES)])
 def get_case(
-    case_id: int, p: Annotated[Principal, Depends(principal)], db: Annotated[Session, Depends(db_session)]
+    case_id: RowId, p: Annotated[Principal, Depends(principal)], db: Annotated[Session, Depends(db_session)]
 ) -> dict[str, Any]:
     from burnwatch.store.models import User
 
@@ -93,7 +95,7 @@ def get_case(
 
 @router.post("/api/cases/{case_id}/transition", dependencies=[allow(*CASE_ROLES)])
 def transition(
-    case_id: int,
+    case_id: RowId,
     body: TransitionIn,
     p: Annotated[Principal, Depends(principal)],
     db: Annotated[Session, Depends(db_session)],
@@ -108,7 +110,7 @@ def transition(
 
 @router.post("/api/cases/{case_id}/notes", dependencies=[allow(*EVIDENCE_ROLES)])
 def add_note(
-    case_id: int,
+    case_id: RowId,
     body: NoteIn,
     p: Annotated[Principal, Depends(principal)],
     db: Annotated[Session, Depends(db_session)],
@@ -122,7 +124,7 @@ def add_note(
 
 @router.post("/api/cases/{case_id}/evidence", dependencies=[allow(*EVIDENCE_ROLES)])
 async def upload_evidence(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     p: Annotated[Principal, Depends(principal)],
     filename: Annotated[str, Query(max_length=128)] = "photo.jpg",
@@ -168,12 +170,23 @@ async def upload_evidence(
             finally:
                 db.close()
 
-        return await run_in_threadpool(_store)
+        try:
+            return await run_in_threadpool(_store)
+        except BurnwatchError as exc:
+            cut_folder(exc, Path(tmp))
+            raise
+
+
+def cut_folder(exc: BurnwatchError, folder: Path) -> None:
+    """Cut the server's temporary upload folder out of ``exc``'s message, so that it names
+    the file as uploaded (``IMG_1.jpg: ...``), never ``/tmp/burnwatch-upload-.../IMG_1.jpg``."""
+    exc.message = exc.message.replace(f"{folder}{os.sep}", "")
+    exc.args = (exc.message,)
 
 
 @router.get("/api/evidence/{evidence_id}/file", dependencies=[allow(*CASE_ROLES)])
 def evidence_file(
-    evidence_id: int,
+    evidence_id: RowId,
     request: Request,
     p: Annotated[Principal, Depends(principal)],
     db: Annotated[Session, Depends(db_session)],

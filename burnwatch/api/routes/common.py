@@ -7,14 +7,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+from fastapi import Path as PathParam
 from fastapi import Query
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse
 
 from burnwatch.api.auth import Principal, province_scope
-from burnwatch.api.queries import Filters, parse_bbox
+from burnwatch.api.queries import OUT_OF_CALENDAR, Filters, parse_bbox
 from burnwatch.errors import InputError
 from burnwatch.types import utc
+
+#: Ids are INTEGER columns (int4 on PostgreSQL): nothing outside 1..2**31 - 1 can exist, and
+#: no page can start past the last possible row.
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="a row id (1 to 2**31 - 1)")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip (0 to 2**31 - 1)")]
 
 MEDIA_TYPES = {
     "geojson": "application/geo+json",
@@ -35,13 +42,24 @@ def filter_params(
 ) -> Filters:
     return Filters(
         bbox=parse_bbox(bbox),
-        start=utc(start) if start else None,
-        end=utc(end) if end else None,
+        start=utc_param("start", start),
+        end=utc_param("end", end),
         province=province,
         source=source,
         status=status,
         min_confidence=min_confidence,
     )
+
+
+def utc_param(name: str, value: datetime | None) -> datetime | None:
+    """``value`` in UTC; InputError when it lies outside the calendar in UTC (years 1-9999),
+    e.g. ``0001-01-01T00:00:00+05:00``."""
+    if value is None:
+        return None
+    try:
+        return utc(value)
+    except OverflowError as exc:
+        raise InputError(f"{name} {value.isoformat()} {OUT_OF_CALENDAR}") from exc
 
 
 def scoped(f: Filters, p: Principal) -> Filters:

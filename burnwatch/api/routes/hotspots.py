@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, Response
 
 from burnwatch.api import queries
 from burnwatch.api.auth import CASE_ROLES, STAFF, Principal, allow, db_session, principal
-from burnwatch.api.routes.common import export_file, file_response, filter_params, scoped
+from burnwatch.api.routes.common import Offset, export_file, file_response, filter_params, scoped
 
 router = APIRouter(tags=["hotspots"])
 
@@ -21,7 +21,7 @@ def list_hotspots(
     p: Annotated[Principal, Depends(principal)],
     db: Annotated[Session, Depends(db_session)],
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     footprints: bool = False,
     count: bool = False,
 ) -> Response:

@@ -11,7 +11,7 @@ from starlette.responses import FileResponse, Response
 
 from burnwatch.api import queries
 from burnwatch.api.auth import CASE_ROLES, STAFF, Principal, allow, db_session, principal, province_scope
-from burnwatch.api.routes.common import export_file, file_response, filter_params, scoped
+from burnwatch.api.routes.common import Offset, RowId, export_file, file_response, filter_params, scoped
 from burnwatch.errors import NotFoundError
 from burnwatch.store.models import Case, Incident
 
@@ -24,7 +24,7 @@ def list_incidents(
     p: Annotated[Principal, Depends(principal)],
     db: Annotated[Session, Depends(db_session)],
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """Active incidents as a GeoJSON FeatureCollection (hull polygons, WGS84), newest first."""
     features, total = queries.incident_features(db, scoped(f, p), limit, offset)
@@ -94,7 +94,7 @@ def history_rows(db: Session, case_id: int) -> list[dict[str, Any]]:
 
 @router.get("/api/incidents/{incident_id}", dependencies=[allow(*STAFF)])
 def get_incident(
-    incident_id: int,
+    incident_id: RowId,
     request: Request,
     p: Annotated[Principal, Depends(principal)],
     db: Annotated[Session, Depends(db_session)],

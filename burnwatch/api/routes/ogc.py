@@ -9,6 +9,8 @@ Landing page ``/?f=json`` (or ``Accept: application/json``), ``/conformance``,
 
 from __future__ import annotations
 
+from datetime import datetime as dt
+from datetime import timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from burnwatch.api import queries
 from burnwatch.api.auth import ALL_ROLES, Principal, allow, db_session, principal
-from burnwatch.api.routes.common import scoped
-from burnwatch.errors import NotFoundError
+from burnwatch.api.routes.common import Offset, RowId, scoped
+from burnwatch.errors import InputError, NotFoundError
 
 router = APIRouter(tags=["ogc"])
 GEOJSON = "application/geo+json"
@@ -114,6 +116,21 @@ def collection(collection_id: str, request: Request) -> dict[str, Any]:
     return _collection(_base(request), collection_id)
 
 
+def instant_or_interval(text: str | None) -> tuple[dt | None, dt | None]:
+    """OGC ``datetime`` as [start, end); an instant is that second: [t, t + 1 s)."""
+    from datetime import timedelta
+
+    start, end = queries.parse_interval(text)
+    if start is not None and end is not None and start == end:
+        try:
+            end = end + timedelta(seconds=1)
+        except OverflowError as exc:
+            raise InputError(
+                f"datetime {text!r} is out of range: the one-second instant passes the end of year 9999"
+            ) from exc
+    return start, end
+
+
 @router.get("/collections/{collection_id}/items", dependencies=[allow(*ALL_ROLES)], response_model=None)
 def items(
     collection_id: str,
@@ -123,14 +140,10 @@ def items(
     bbox: Annotated[str | None, Query()] = None,
     datetime: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     _check(collection_id)
-    start, end = queries.parse_interval(datetime)
-    if start is not None and end is not None and start == end:  # an instant: that second
-        from datetime import timedelta
-
-        end = end + timedelta(seconds=1)
+    start, end = instant_or_interval(datetime)
     f = scoped(queries.Filters(bbox=queries.parse_bbox(bbox), start=start, end=end), p)
     features: list[dict[str, Any]]
     if collection_id == "incidents":
@@ -153,9 +166,6 @@ def items(
         links.append(link(offset + limit, "next"))
     if offset > 0:
         links.append(link(max(0, offset - limit), "prev"))
-    from datetime import datetime as dt
-    from datetime import timezone
-
     body = queries.feature_collection(
         features,
         numberMatched=total,
@@ -169,7 +179,7 @@ def items(
 @router.get("/collections/{collection_id}/items/{fid}", dependencies=[allow(*ALL_ROLES)], response_model=None)
 def item(
     collection_id: str,
-    fid: int,
+    fid: RowId,
     request: Request,
     p: Annotated[Principal, Depends(principal)],
     db: Annotated[Session, Depends(db_session)],

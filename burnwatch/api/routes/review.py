@@ -13,6 +13,7 @@ from burnwatch.api import queries
 from burnwatch.api.auth import REVIEW_ROLES, Principal, allow, db_session, principal
 from burnwatch.api.models import FlightJob, ReviewVerdict
 from burnwatch.api.review import set_verdict, verdicts_for_eval
+from burnwatch.api.routes.common import RowId
 from burnwatch.api.routes.flights import thumbnail_url
 from burnwatch.store.models import HotspotRow
 
@@ -70,7 +71,7 @@ def detections(
 
 @router.post("/api/review/{hotspot_id}", dependencies=[allow(*REVIEW_ROLES)])
 def mark(
-    hotspot_id: int,
+    hotspot_id: RowId,
     body: VerdictIn,
     p: Annotated[Principal, Depends(principal)],
     db: Annotated[Session, Depends(db_session)],
