@@ -11,14 +11,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse
+from starlette.types import Message
 
 from burnwatch.api import queries
 from burnwatch.api.auth import FLIGHT_ROLES, REVIEW_ROLES, STAFF, Principal, allow, db_session, principal
 from burnwatch.api.jobs import FlightJobs
 from burnwatch.api.models import FlightJob
 from burnwatch.api.uploads import inside, max_upload_bytes, safe_filename, stream_to_file
-from burnwatch.errors import InputError, NotFoundError
+from burnwatch.errors import BurnwatchError, InputError, NotFoundError
 
 router = APIRouter(tags=["flights"])
 
@@ -68,6 +70,26 @@ def load_job(db: Session, p: Principal, job_id: str) -> FlightJob:
     return job
 
 
+def counting(request: Request) -> tuple[Request, list[int]]:
+    """The same request, counting the body bytes that arrive (in the returned one-item list)."""
+    received = [0]
+
+    async def receive() -> Message:
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received[0] += len(message.get("body", b""))
+        return message
+
+    return Request(request.scope, receive), received
+
+
+def interrupted(received: int) -> str:
+    return (
+        f"upload interrupted after {received / (1 << 20):.1f} MB "
+        "(the connection closed before the whole file arrived)"
+    )
+
+
 @router.post("/api/flights", status_code=202, dependencies=[allow(*FLIGHT_ROLES)])
 async def upload_flight(
     request: Request,
@@ -82,10 +104,15 @@ async def upload_flight(
     jobs: FlightJobs = request.app.state.jobs
     job_id = await run_in_threadpool(jobs.new_job, name, p.username)
     zip_path = jobs.job_dir(job_id) / "upload.zip"
+    counted, received = counting(request)
     try:
-        size = await stream_to_file(request, zip_path, max_upload_bytes(request))
+        size = await stream_to_file(counted, zip_path, max_upload_bytes(request))
+    except ClientDisconnect as exc:
+        message = f"{name}: {interrupted(received[0])}"
+        await run_in_threadpool(jobs._set, job_id, status="failed", message=message)
+        raise InputError(message) from exc
     except Exception as exc:
-        message = getattr(exc, "message", repr(exc))
+        message = exc.message if isinstance(exc, BurnwatchError) else f"{name}: upload failed (server error)"
         await run_in_threadpool(jobs._set, job_id, status="failed", message=message)
         raise
     await run_in_threadpool(jobs.submit, job_id, zip_path, size)
