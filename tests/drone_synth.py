@@ -219,6 +219,35 @@ def orange_factory() -> OrangeBlobDetector:
     return OrangeBlobDetector()
 
 
+class CrashOnBlueCornerDetector(OrangeBlobDetector):
+    """Kills its worker process (as the kernel's out-of-memory killer would) on a photo whose
+    top-left 16x16 px are pure blue; finds orange blobs in every other photo."""
+
+    def detect_sliced(self, image: np.ndarray) -> list[Detection]:
+        corner = image[:16, :16].reshape(-1, 3).mean(axis=0)
+        if corner[2] > 200 and corner[0] < 60 and corner[1] < 60:
+            import os
+
+            os._exit(137)
+        return super().detect_sliced(image)
+
+
+def crash_factory() -> CrashOnBlueCornerDetector:
+    return CrashOnBlueCornerDetector()
+
+
+def broken_model_factory() -> OrangeBlobDetector:
+    """A model that cannot be loaded (as a checksum failure of the weights file would)."""
+    from burnwatch.errors import ModelError
+
+    raise ModelError("models/fire_smoke.onnx: sha256 does not match the model card")
+
+
+def broken_runtime_factory() -> OrangeBlobDetector:
+    """A model runtime failing with a non-burnwatch error (as onnxruntime does)."""
+    raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH")
+
+
 @dataclass
 class GroundTexture:
     """A flat, textured ground: a grey image ``pixels`` (rows north->south) of ``res`` metres per

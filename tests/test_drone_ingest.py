@@ -145,7 +145,7 @@ def test_bad_files_get_messages_and_do_not_stop_the_flight(tmp_path: Path) -> No
         "high.jpg": ("error", "absurd altitude"),
         "bomb.jpg": ("error", "decompression bomb"),
         "copy.jpg": ("duplicate", "same sha256"),
-        "again.jpg": ("duplicate", "same timestamp and position"),
+        "again.jpg": ("duplicate", "same timestamp, position and camera angles"),
         "readme.txt": ("ignored", "not a photo"),
     }
     for name, (status, text) in expect.items():

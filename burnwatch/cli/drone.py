@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import click
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Refuse nan/inf, which pass click's range checks (every comparison with nan is false)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number", ctx=ctx, param=param)
+    return value
 
 
 @click.group()
@@ -46,17 +54,25 @@ def drone() -> None:
     show_default=True,
     help="Worker processes for decoding and detection (0 = in this process).",
 )
-@click.option("--ground-elevation", type=float, help="Flat ground height (m) instead of the take-off height.")
+@click.option(
+    "--ground-elevation",
+    type=click.FloatRange(-500.0, 9000.0),
+    callback=_finite,
+    help="Flat ground height (m, in the datum of the photos' AbsoluteAltitude) instead of the take-off "
+    "height; the camera is then at AbsoluteAltitude.",
+)
 @click.option(
     "--alt-offset",
-    type=float,
+    type=click.FloatRange(-1000.0, 1000.0),
+    callback=_finite,
     default=0.0,
     show_default=True,
     help="Metres added to AbsoluteAltitude with --dsm (vertical datum difference).",
 )
 @click.option(
     "--utc-offset",
-    type=float,
+    type=click.FloatRange(-14.0, 14.0),
+    callback=_finite,
     default=None,
     help="Camera clock offset from UTC in hours (0 = the clock is UTC); default: the clock is local "
     "time in the time zone at the photos' GPS position (UTC+7 in Vietnam).",
@@ -70,6 +86,7 @@ def drone() -> None:
 @click.option(
     "--ortho-sigma",
     type=click.FloatRange(0.0, 1000.0),
+    callback=_finite,
     default=2.5,
     show_default=True,
     help="Georeferencing error (m, 1 sigma) of orthomosaics in the flight (less for RTK/GCP mosaics).",
@@ -144,10 +161,14 @@ def ingest(
     for f in result.files:
         for msg in f.messages if f.status in ("error", "duplicate", "orthomosaic") else []:
             click.echo(f"  {f.status}: {msg}")
-        for msg in f.messages if refine_attitude and f.status == "ok" else []:
-            if "attitude" in msg:
+        for msg in f.messages if f.status == "ok" else []:
+            if msg.endswith("not placed") or (refine_attitude and "attitude" in msg):
                 click.echo(f"  {msg}")
     click.echo(f"outputs in {out_dir} (report.json, flight.gpkg, hotspots.geojson)")
+    if not any(f.status in ("ok", "orthomosaic") for f in result.files):
+        from burnwatch.errors import InputError
+
+        raise InputError("no photo or orthomosaic of the flight could be used (messages above)", path=path)
 
 
 def _load_detector(backend: str) -> Any:

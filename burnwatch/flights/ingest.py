@@ -9,9 +9,12 @@ are rewritten (not appended) on re-ingest.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -20,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from burnwatch.errors import BurnwatchError, ConflictError, InputError
+from burnwatch.errors import BurnwatchError, ConflictError, InputError, ModelError
 from burnwatch.flights.ortho import ORTHO_SIGMA_M, OrthoOutcome
 from burnwatch.flights.outputs import FlightLayers, write_report
 from burnwatch.flights.place import (
@@ -33,10 +36,16 @@ from burnwatch.flights.place import (
     sigma_for,
     to_wgs84,
 )
-from burnwatch.flights.worker import DetectorFactory, PhotoOutcome, init_worker, process_photo
+from burnwatch.flights.worker import (
+    DetectorFactory,
+    DetectorUnavailableError,
+    PhotoOutcome,
+    init_worker,
+    process_photo,
+)
 from burnwatch.georef.camera import DEFAULT_MAX_RANGE_M, Camera, DSMGround, Ground, PoseSigma, utm_crs_for
 from burnwatch.georef.refine import PhotoRefinement, RefineParams, RefinePhoto, refine_attitudes
-from burnwatch.sources.drone import discover_flight, read_srt, sha256_file
+from burnwatch.sources.drone import FlightFiles, discover_flight, read_srt, sha256_file
 from burnwatch.sources.drone_meta import DEFAULT_MAX_PIXELS, PhotoMeta, intrinsics_from_meta
 from burnwatch.sources.drone_srt import SrtRecord
 from burnwatch.types import Hotspot
@@ -81,71 +90,131 @@ class FlightResult:
         return sum(f.status == "ok" for f in self.files)
 
 
+def describe_factory(factory: DetectorFactory | None) -> str | None:
+    """A stable, readable name for a detector factory (no memory addresses) for the report."""
+    if factory is None:
+        return None
+    if isinstance(factory, functools.partial):
+        args = [repr(a) for a in factory.args] + [f"{k}={v!r}" for k, v in factory.keywords.items()]
+        return f"{describe_factory(factory.func)}({', '.join(args)})"
+    name = getattr(factory, "__qualname__", None) or type(factory).__qualname__
+    return f"{getattr(factory, '__module__', '')}.{name}".lstrip(".")
+
+
+def _previous_flight(report_path: Path) -> str | None:
+    """The flight id an output folder already holds (None: empty, or no readable report)."""
+    try:
+        previous = json.loads(report_path.read_text()).get("flight_id")
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+    return previous if isinstance(previous, str) else None
+
+
 def flight_id_for(hashes: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(set(hashes))).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class _Job:
-    """One file for the worker pool: ``fn(*args)`` in a worker; ``failed(exc)`` is its outcome
-    when the worker crashes."""
+    """One file for the worker pool: ``fn(*args)`` in a worker; ``failed(problem)`` is its
+    outcome when the worker dies or fails unexpectedly."""
 
     path: str
     fn: Callable[..., Any]
     args: tuple[Any, ...]
-    failed: Callable[[Exception], Any]
+    failed: Callable[[str], Any]
+
+
+#: What a file is told when the worker process died while it was being processed.
+WORKER_DIED = (
+    "the worker process died while processing this file (out of memory, or a crash in a native "
+    "library); skipped"
+)
 
 
 def _photo_job(path: str, thumb: str, max_pixels: int, features: bool) -> _Job:
+    name = Path(path).name
     return _Job(
         path,
         process_photo,
         (path, thumb, max_pixels, features),
-        lambda exc: PhotoOutcome(
-            path=path, error=f"{path}: worker failed: {exc!r}", error_type=type(exc).__name__
-        ),
+        lambda problem: PhotoOutcome(path=path, error=f"{name}: {problem}", error_type="WorkerFailure"),
     )
 
 
 def _ortho_job(path: str) -> _Job:
     from burnwatch.flights.ortho import scan_task
 
-    return _Job(
-        path, scan_task, (path,), lambda exc: OrthoOutcome(path, error=f"{path}: worker failed: {exc!r}")
-    )
+    name = Path(path).name
+    return _Job(path, scan_task, (path,), lambda problem: OrthoOutcome(path, error=f"{name}: {problem}"))
 
 
 def _run_workers(
     jobs: list[_Job], factory: DetectorFactory | None, workers: int, progress: Progress | None
 ) -> dict[str, Any]:
     """``{path: outcome}`` of every job, in ``workers`` spawned processes that each build the
-    detector once (0 = in this process); a crashed worker is that one file's error."""
+    detector once (0 = in this process).
+
+    A detector that cannot be built stops the flight (:class:`ModelError`). A worker that
+    dies (out of memory, a native crash) breaks the whole pool; the files it had not
+    finished are then run again one at a time in a fresh one-process pool, so the next death
+    names exactly the file that causes it, and only that file gets the error.
+    """
     results: dict[str, Any] = {}
     total = len(jobs)
+
+    def finish(job: _Job, outcome: Any) -> None:
+        results[job.path] = outcome
+        if progress:
+            progress(len(results), total, Path(job.path).name)
+
     if not jobs:
         return results
     if workers <= 0:  # in-process (debugging)
         init_worker(factory)
-        for i, job in enumerate(jobs, 1):
-            results[job.path] = job.fn(*job.args)
-            if progress:
-                progress(i, total, Path(job.path).name)
+        for job in jobs:
+            try:
+                finish(job, job.fn(*job.args))
+            except DetectorUnavailableError as exc:
+                raise ModelError(exc.message) from None
         return results
     import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(factory,)
-    ) as pool:
-        futures: dict[Future[Any], _Job] = {pool.submit(job.fn, *job.args): job for job in jobs}
-        for i, fut in enumerate(as_completed(futures), 1):
-            job = futures[fut]
-            try:
-                results[job.path] = fut.result()
-            except Exception as exc:  # a crashed worker is one file's error
-                results[job.path] = job.failed(exc)
-            if progress:
-                progress(i, total, Path(job.path).name)
+    pending, isolate = list(jobs), False
+    while pending:
+        size = 1 if isolate else workers
+        with ProcessPoolExecutor(size, mp_context=ctx, initializer=init_worker, initargs=(factory,)) as pool:
+            if isolate:  # one file at a time until the pool breaks: the file it broke on is the cause
+                for job in pending:
+                    try:
+                        finish(job, pool.submit(job.fn, *job.args).result())
+                    except DetectorUnavailableError as exc:
+                        raise ModelError(exc.message) from None
+                    except BrokenProcessPool:
+                        finish(job, job.failed(WORKER_DIED))
+                        break
+                    except Exception as exc:
+                        finish(job, job.failed(f"worker failed: {exc!r}"))
+            else:
+                futures: dict[Future[Any], _Job] = {pool.submit(job.fn, *job.args): job for job in pending}
+                for fut in as_completed(futures):
+                    job = futures[fut]
+                    try:
+                        finish(job, fut.result())
+                    except DetectorUnavailableError as exc:
+                        raise ModelError(exc.message) from None
+                    except BrokenProcessPool:
+                        isolate = True  # left in pending, run again below
+                    except Exception as exc:  # an unexpected failure is that one file's error
+                        finish(job, job.failed(f"worker failed: {exc!r}"))
+                if isolate:
+                    log.warning(
+                        "a worker process died; %d unfinished file(s) are run again one at a time",
+                        sum(job.path not in results for job in pending),
+                    )
+        pending = [job for job in pending if job.path not in results]
     return results
 
 
@@ -205,7 +274,60 @@ def ingest_flight(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = discover_flight(Path(path), work_dir=out_dir / ".work")
+    files = discover_flight(Path(path), work_dir=out_dir / ".work", exclude=[out_dir])
+    try:
+        return _ingest_files(
+            files,
+            Path(path),
+            out_dir,
+            detector_factory,
+            progress,
+            dsm=dsm,
+            srt=srt,
+            workers=workers,
+            ground_elevation=ground_elevation,
+            alt_offset_m=alt_offset_m,
+            utc_offset_h=utc_offset_h,
+            sigma=sigma,
+            max_pixels=max_pixels,
+            max_range_m=max_range_m,
+            overwrite=overwrite,
+            refine_attitude=refine_attitude,
+            refine_params=refine_params,
+            ortho_sigma_m=ortho_sigma_m,
+            scheduler=scheduler,
+        )
+    finally:  # an extracted zip is not kept: the outputs and thumbnails are what remain
+        if files.root != Path(path):
+            shutil.rmtree(files.root, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                files.root.parent.rmdir()  # the work folder, when nothing else is in it
+
+
+def _ingest_files(
+    files: FlightFiles,
+    path: Path,
+    out_dir: Path,
+    detector_factory: DetectorFactory | None,
+    progress: Progress | None,
+    *,
+    dsm: Path | None,
+    srt: Path | None,
+    workers: int,
+    ground_elevation: float | None,
+    alt_offset_m: float,
+    utc_offset_h: float | None,
+    sigma: PoseSigma | None,
+    max_pixels: int,
+    max_range_m: float,
+    overwrite: bool,
+    refine_attitude: bool,
+    refine_params: RefineParams | None,
+    ortho_sigma_m: float,
+    scheduler: str | None,
+) -> FlightResult:
+    """:func:`ingest_flight` once the flight's files are found (and a zip extracted)."""
+    from_zip = files.root != path
     reports: list[FileReport] = []
     for p in files.ignored:
         reports.append(
@@ -217,7 +339,10 @@ def ingest_flight(
         try:
             recs = read_srt(p)
             track_records.extend(recs)
-            reports.append(FileReport(p.name, "telemetry", [f"{p.name}: {len(recs)} telemetry records"]))
+            note = f"{p.name}: {len(recs)} telemetry records"
+            if recs.skipped:
+                note += f"; {len(recs.skipped)} malformed block(s) skipped ({'; '.join(recs.skipped[:3])})"
+            reports.append(FileReport(p.name, "telemetry", [note]))
         except BurnwatchError as exc:
             reports.append(FileReport(p.name, "error", [exc.message]))
 
@@ -241,17 +366,14 @@ def ingest_flight(
         raise InputError("no photos or orthomosaics found in the flight", path=path)
     flight_id = flight_id_for([*by_hash, *ortho_hashes.values()])
     report_path = out_dir / "report.json"
-    if report_path.exists() and not overwrite:
-        try:
-            previous = json.loads(report_path.read_text()).get("flight_id")
-        except (OSError, json.JSONDecodeError):
-            previous = None
-        if previous and previous != flight_id:
+    thumbs = out_dir / "thumbnails"
+    previous = _previous_flight(report_path)
+    if previous and previous != flight_id:
+        if not overwrite:
             raise ConflictError(
                 f"holds flight {previous}, not {flight_id}; use another folder or overwrite", path=out_dir
             )
-
-    thumbs = out_dir / "thumbnails"
+        shutil.rmtree(thumbs, ignore_errors=True)  # the other flight's thumbnails go with it
     tasks = [
         (str(p), str(thumbs / f"{p.stem}_{(photo_reports[str(p)].sha256 or '')[:8]}.jpg")) for p in unique
     ]
@@ -259,9 +381,11 @@ def ingest_flight(
     ortho_jobs = [_ortho_job(str(p)) for p in files.orthomosaics]
     if scheduler:  # photos on the cluster, mosaics in local workers
         outcomes = _run_workers(ortho_jobs, detector_factory, workers, progress)
-        outcomes.update(
-            _run_on_dask(scheduler, tasks, detector_factory, max_pixels, progress, refine_attitude)
-        )
+        on_dask = _run_on_dask(scheduler, tasks, detector_factory, max_pixels, progress, refine_attitude)
+        broken = [o for o in on_dask.values() if o.error_type == DetectorUnavailableError.__name__]
+        if broken:
+            raise ModelError(broken[0].error or "the detector could not be loaded on the cluster")
+        outcomes.update(on_dask)
     else:  # one pool: each worker builds the detector once for photos and mosaics
         photo_jobs = [_photo_job(path, thumb, max_pixels, refine_attitude) for path, thumb in tasks]
         outcomes = _run_workers(photo_jobs + ortho_jobs, detector_factory, workers, progress)
@@ -277,11 +401,23 @@ def ingest_flight(
             continue
         assert out.meta is not None
         m = out.meta
-        key = (m.time, round(m.lat or 0, 6), round(m.lon or 0, 6), m.abs_alt, m.rel_alt)
+        # same second, position and camera attitude: a re-saved copy of one shot (a hovering
+        # panorama takes several photos in one second from one place, at other angles)
+        key = (
+            m.time,
+            round(m.lat or 0, 6),
+            round(m.lon or 0, 6),
+            m.abs_alt,
+            m.rel_alt,
+            m.camera_yaw,
+            m.gimbal_pitch,
+            m.gimbal_roll,
+        )
         if m.time is not None and key in seen_pose:
             rep.status = "duplicate"
             rep.messages.append(
-                f"{p.name}: duplicate photo (same timestamp and position as {seen_pose[key]}); skipped"
+                f"{p.name}: duplicate photo (same timestamp, position and camera angles as "
+                f"{seen_pose[key]}); skipped"
             )
             continue
         seen_pose[key] = p.name
@@ -297,6 +433,7 @@ def ingest_flight(
         ground_elevation=ground_elevation,
         alt_offset_m=alt_offset_m,
         utc_offset_h=utc_offset_h,
+        zip_times=from_zip,
         sigma=sigma or PoseSigma(),
         max_range_m=max_range_m,
         refine=(refine_params or RefineParams()) if refine_attitude else None,
@@ -308,7 +445,7 @@ def ingest_flight(
             detector_factory is not None,
             placement,
             flight_id,
-            _flight_time([m for m, _ in good], utc_offset_h),
+            _flight_time([m for m, _ in good], utc_offset_h, from_zip),
             ortho_sigma_m,
         )
     )
@@ -325,7 +462,7 @@ def ingest_flight(
         "crs": placement.crs,
         "ground": placement.ground,
         "warnings": placement.warnings,
-        "detector": getattr(detector_factory, "__name__", str(detector_factory)),
+        "detector": describe_factory(detector_factory),
         "workers": scheduler or workers,
         "seconds_total": round(time.perf_counter() - t0, 3),
         "counts": {s: sum(r.status == s for r in reports) for s in sorted({r.status for r in reports})},
@@ -367,6 +504,7 @@ def _place_flight(
     sigma: PoseSigma,
     max_range_m: float,
     refine: RefineParams | None = None,
+    zip_times: bool = False,
 ) -> _Placement:
     """Georeference the valid photos (footprints) and their detections (points, polygons, hotspots)."""
     layers = FlightLayers(flight_id)
@@ -408,7 +546,7 @@ def _place_flight(
         except BurnwatchError as exc:
             rep.status, rep.messages = "error", [*rep.messages, exc.message]
             continue
-        when, tflag = photo_time(m, utc_offset_h)
+        when, tflag = photo_time(m, utc_offset_h, zip_times)
         intr_source = intrinsics_from_meta(m)[1]
         if m.dewarp_problem:
             rep.messages.append(
@@ -486,9 +624,9 @@ def _refine(
     return by_path, section
 
 
-def _flight_time(metas: list[PhotoMeta], utc_offset_h: float | None) -> datetime | None:
+def _flight_time(metas: list[PhotoMeta], utc_offset_h: float | None, zip_times: bool) -> datetime | None:
     """The median UTC time of the flight's photos (None without photos)."""
-    times = sorted(photo_time(m, utc_offset_h)[0] for m in metas)
+    times = sorted(photo_time(m, utc_offset_h, zip_times)[0] for m in metas)
     return times[len(times) // 2] if times else None
 
 

@@ -32,9 +32,12 @@ def _frame(
     crs: str = "EPSG:4326",
 ) -> Any:
     import geopandas as gpd
+    import shapely
 
     data = {c: [r.get(c) for r in rows] for c in columns}
-    return gpd.GeoDataFrame(data, geometry=list(geometry), crs=crs)
+    # exterior rings counterclockwise, holes clockwise (RFC 7946 §3.1.6; GIS tools accept it)
+    oriented = list(shapely.orient_polygons(list(geometry))) if geometry else []
+    return gpd.GeoDataFrame(data, geometry=oriented, crs=crs)
 
 
 def write_layers(

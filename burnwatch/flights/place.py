@@ -1,9 +1,12 @@
 """Put a photo and its detections on the ground: pose, footprint, points, polygons, error.
 
-Heights: with a DSM the camera height is the photo's ``AbsoluteAltitude`` (+ ``alt_offset_m``
-when the DSM uses another vertical datum); without one the ground is a flat plane at the
-take-off elevation (``AbsoluteAltitude - RelativeAltitude``, the flight's median) or at
-``ground_elevation`` when given, and the camera sits ``RelativeAltitude`` above it.
+Heights: with a DSM, or a flat ground at a given ``ground_elevation`` (in the datum of the
+photos' ``AbsoluteAltitude``), the camera height is the photo's ``AbsoluteAltitude``
+(+ ``alt_offset_m`` when the ground uses another vertical datum). Otherwise the ground is a
+flat plane at the take-off elevation (``AbsoluteAltitude - RelativeAltitude``, the flight's
+median) and the camera sits ``RelativeAltitude`` above it. A camera less than
+:data:`MIN_CLEARANCE_M` above the ground under it (on the ground before take-off, or heights
+in different datums) is refused.
 """
 
 from __future__ import annotations
@@ -69,9 +72,10 @@ def height_model(
     if ground_elevation is not None:
         return HeightModel(
             FlatGround(ground_elevation),
-            False,
-            ground_elevation,
-            f"flat ground at the given elevation {ground_elevation:.2f} m",
+            True,
+            None,
+            f"flat ground at the given elevation {ground_elevation:.2f} m, camera height = AbsoluteAltitude"
+            + (f" {alt_offset_m:+.2f} m" if alt_offset_m else ""),
             alt_offset_m,
         )
     if takeoffs:
@@ -144,10 +148,13 @@ def misses_dsm(camera: Camera, ground: Ground, max_range: float, grid: int = 5) 
 def camera_for(meta: PhotoMeta, hm: HeightModel, crs: str) -> Camera:
     """The posed camera of a validated photo in ``crs`` (a metric CRS, usually UTM)."""
     assert meta.lon is not None and meta.lat is not None
+    dsm = isinstance(hm.ground, DSMGround)
     if hm.use_absolute:
         if meta.abs_alt is None:
             raise InputError(
-                "no AbsoluteAltitude/GPS altitude to place the camera over the DSM", path=meta.path
+                "no AbsoluteAltitude/GPS altitude to place the camera over the "
+                + ("DSM" if dsm else "given ground elevation (without it, RelativeAltitude is used)"),
+                path=meta.path,
             )
         z = meta.abs_alt + hm.alt_offset_m
     elif meta.rel_alt is not None:
@@ -162,17 +169,33 @@ def camera_for(meta: PhotoMeta, hm: HeightModel, crs: str) -> Camera:
     roll = meta.gimbal_roll if meta.gimbal_roll is not None else 0.0
     intr, _ = intrinsics_from_meta(meta)
     pose = Pose.from_gps(meta.lon, meta.lat, z, yaw, pitch, roll, crs=crs)
-    if isinstance(hm.ground, DSMGround):
-        below = float(hm.ground.height_at(np.array([pose.x]), np.array([pose.y]))[0])
-        if math.isfinite(below) and z < below + MIN_CLEARANCE_M:
-            gap = f"only {z - below:.1f} m above" if z >= below else f"{below - z:.1f} m below"
-            raise InputError(
-                f"camera height {z:.1f} m is {gap} the DSM surface ({below:.1f} m) under it: "
-                "AbsoluteAltitude and the DSM are probably in different vertical datums "
-                "(pass the difference as --alt-offset)",
-                path=meta.path,
-            )
+    _check_clearance(meta, hm, pose, z)
     return Camera(intr, pose)
+
+
+def _check_clearance(meta: PhotoMeta, hm: HeightModel, pose: Pose, z: float) -> None:
+    """Refuse a camera on, below or within :data:`MIN_CLEARANCE_M` of the ground under it."""
+    ground = hm.ground
+    if isinstance(ground, DSMGround):
+        below = float(ground.height_at(np.array([pose.x]), np.array([pose.y]))[0])
+        surface = "the DSM surface"
+    elif isinstance(ground, FlatGround):
+        below, surface = ground.elevation, "the flat ground"
+    else:
+        return
+    if not math.isfinite(below) or z >= below + MIN_CLEARANCE_M:
+        return
+    gap = f"only {z - below:.1f} m above" if z >= below else f"{below - z:.1f} m below"
+    if not hm.use_absolute:
+        cause = "taken on the ground, before take-off or after landing?"
+        what = f"RelativeAltitude {meta.rel_alt:+.1f} m: the camera is {gap} the take-off point"
+    else:
+        cause = (
+            "AbsoluteAltitude and the ground heights are probably in different vertical datums "
+            "(pass the difference as --alt-offset)"
+        )
+        what = f"camera height {z:.1f} m is {gap} {surface} ({below:.1f} m) under it"
+    raise InputError(f"{what}: {cause}", path=meta.path)
 
 
 def lens_range_message(name: str, intrinsics: Intrinsics, source: str) -> str | None:
@@ -251,9 +274,17 @@ def place_detections(
             continue
         pts, hit = camera.pixel_to_ground(np.array([u]), np.array([v]), ground, max_range)
         if not hit[0]:
+            up = camera.rays(np.array([u]), np.array([v]))[0][2] >= 0.0
+            why = (
+                "it points above the horizon"
+                if up
+                else "it leaves the DSM or crosses a nodata hole of it"
+                if isinstance(ground, DSMGround)
+                else "it is too close to the horizon"
+            )
             messages.append(
                 f"{meta.name}: {det.class_name} box at ({u:.0f}, {v:.0f}) px does not meet the ground "
-                f"within {max_range:.0f} m (above the horizon or outside the DSM); not placed"
+                f"within {max_range:.0f} m ({why}); not placed"
             )
             continue
         x, y, z = (float(c) for c in pts[0])
@@ -300,7 +331,9 @@ def place_detections(
     return placed, messages
 
 
-def photo_time(meta: PhotoMeta, utc_offset_h: float | None = None) -> tuple[datetime, str]:
+def photo_time(
+    meta: PhotoMeta, utc_offset_h: float | None = None, zip_entry_time: bool = False
+) -> tuple[datetime, str]:
     """The photo's UTC time and a flag saying how it was obtained.
 
     EXIF DateTimeOriginal is the camera clock with no time zone; DJI apps set it from the
@@ -310,23 +343,27 @@ def photo_time(meta: PhotoMeta, utc_offset_h: float | None = None) -> tuple[date
     (:func:`local_zone`, tz database rules incl. daylight saving; flag
     ``camera-clock-local-zone``); a position without a zone is read as UTC (flag
     ``camera-clock-time``). Photos without a time use the file's modification time (flag
-    ``time-from-file-mtime``).
+    ``time-from-file-mtime``). For a photo extracted from a zip (``zip_entry_time``) that is
+    the zip entry's time, a wall-clock reading without a zone like the camera clock (the
+    extraction stores its digits as UTC), converted the same way (flag ``time-from-zip-entry``).
     """
     from datetime import timedelta, timezone
     from zoneinfo import ZoneInfo
 
-    if meta.time is None:
-        return datetime.fromtimestamp(
-            Path(meta.path).stat().st_mtime, tz=timezone.utc
-        ), "time-from-file-mtime"
+    clock, flag = meta.time, None
+    if clock is None:
+        stamp = datetime.fromtimestamp(Path(meta.path).stat().st_mtime, tz=timezone.utc)
+        if not zip_entry_time:
+            return stamp, "time-from-file-mtime"
+        clock, flag = stamp.replace(tzinfo=None), "time-from-zip-entry"
     if utc_offset_h is not None:
-        return (meta.time - timedelta(hours=utc_offset_h)).replace(
+        return (clock - timedelta(hours=utc_offset_h)).replace(
             tzinfo=timezone.utc
-        ), "camera-clock-utc-offset"
+        ), flag or "camera-clock-utc-offset"
     zone = local_zone(meta.lon, meta.lat) if meta.lon is not None and meta.lat is not None else None
     if zone is None:
-        return meta.time.replace(tzinfo=timezone.utc), "camera-clock-time"
-    return meta.time.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc), "camera-clock-local-zone"
+        return clock.replace(tzinfo=timezone.utc), flag or "camera-clock-time"
+    return clock.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc), flag or "camera-clock-local-zone"
 
 
 @functools.lru_cache(maxsize=256)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from burnwatch.errors import BurnwatchError, CorruptFileError, InputError
+from burnwatch.errors import BurnwatchError, CorruptFileError, InputError, ModelError
 from burnwatch.georef.tiepoints import Features, extract_features
 from burnwatch.sources.drone_meta import PhotoMeta, intrinsics_from_meta, read_photo_meta
 from burnwatch.types import Detection
@@ -33,6 +33,11 @@ class ImageDetector(Protocol):
 
 
 DetectorFactory = Callable[[], ImageDetector]
+
+
+class DetectorUnavailableError(ModelError):
+    """The detector could not be built in a worker: the flight stops (rather than reporting
+    every photo as free of fire)."""
 
 
 class MissingGPSError(InputError):
@@ -81,12 +86,17 @@ def validate_meta(meta: PhotoMeta) -> None:
 
 def load_rgb(path: Path) -> np.ndarray:
     """Decode a photo to an RGB uint8 HxWx3 array; truncation -> :class:`CorruptFileError`."""
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
-            img.load()
-            return np.asarray(img.convert("RGB"))
+        with warnings.catch_warnings():
+            # the pixel count was checked against max_pixels when the metadata was read
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                return np.asarray(img.convert("RGB"))
     except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptFileError(f"truncated or corrupt image data ({exc})", path=path) from exc
 
@@ -114,17 +124,34 @@ def write_thumbnail(rgb: np.ndarray, detections: list[Detection], path: Path) ->
 
 
 _DETECTOR: ImageDetector | None = None
+_INIT_ERROR: str | None = None
 
 
 def current_detector() -> ImageDetector | None:
-    """The detector :func:`init_worker` built in this process (None: detection off)."""
+    """The detector :func:`init_worker` built in this process (None: detection off).
+
+    Raises :class:`DetectorUnavailableError` when building it failed, so a broken model is
+    never mistaken for "detection off"."""
+    if _INIT_ERROR is not None:
+        raise DetectorUnavailableError(_INIT_ERROR)
     return _DETECTOR
 
 
 def init_worker(factory: DetectorFactory | None) -> None:
-    """Process-pool initializer: build the detector once per worker process."""
-    global _DETECTOR
-    _DETECTOR = factory() if factory is not None else None
+    """Process-pool initializer: build the detector once per worker process.
+
+    Never raises (an initializer that raises breaks the whole pool with no message); a
+    failure is kept and raised by :func:`current_detector` for every file instead."""
+    global _DETECTOR, _INIT_ERROR
+    _DETECTOR, _INIT_ERROR = None, None
+    if factory is None:
+        return
+    try:
+        _DETECTOR = factory()
+    except BurnwatchError as exc:
+        _INIT_ERROR = f"the detector could not be loaded: {exc.message}"
+    except Exception as exc:  # onnxruntime / torch errors: say what failed, stop the flight
+        _INIT_ERROR = f"the detector could not be loaded: {exc!r}"
 
 
 def process_photo(path: str, thumb_path: str, max_pixels: int, features: bool = False) -> PhotoOutcome:
@@ -132,16 +159,17 @@ def process_photo(path: str, thumb_path: str, max_pixels: int, features: bool = 
     ``features``). Never raises for bad input."""
     t0 = time.perf_counter()
     out = PhotoOutcome(path=path)
+    detector = current_detector()  # raises DetectorUnavailableError: the flight stops
     try:
         meta = read_photo_meta(Path(path), max_pixels=max_pixels, verify=False)
         out.meta = meta
         validate_meta(meta)
         rgb = load_rgb(Path(path))
-        if _DETECTOR is not None:
+        if detector is not None:
             name = Path(path).name
             out.detections = [
                 Detection(d.class_id, d.class_name, d.score, d.box, image=name)
-                for d in _DETECTOR.detect_sliced(rgb)
+                for d in detector.detect_sliced(rgb)
             ]
         write_thumbnail(rgb, out.detections, Path(thumb_path))
         out.thumbnail = thumb_path

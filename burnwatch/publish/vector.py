@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import shapely
 from shapely import wkt
 from shapely.geometry import Point, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -160,7 +161,12 @@ def write_hotspots(hotspots: Sequence[Hotspot], path: Path) -> Path:
             "type": "FeatureCollection",
             "burnwatch:schema": SCHEMA_VERSION,
             "features": [
-                {"type": "Feature", "geometry": mapping(h.footprint), "properties": hotspot_properties(h)}
+                {
+                    "type": "Feature",
+                    # RFC 7946 §3.1.6: exterior rings counterclockwise
+                    "geometry": mapping(shapely.orient_polygons(h.footprint)),
+                    "properties": hotspot_properties(h),
+                }
                 for h in hotspots
             ],
         }

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from burnwatch.errors import BurnwatchError
 from burnwatch.scale.dask_jobs import Progress, task_key
 
 if TYPE_CHECKING:
@@ -49,9 +50,10 @@ class DronePhotoTask:
         from burnwatch.flights import worker
 
         factory = self.detector_factory
-        if factory is not None and factory not in _BUILT:
-            _BUILT[factory] = factory()
-        worker._DETECTOR = _BUILT.get(factory) if factory is not None else None
+        if factory not in _BUILT:  # build once per worker process; a failure is kept too
+            worker.init_worker(factory)
+            _BUILT[factory] = (worker._DETECTOR, worker._INIT_ERROR)
+        worker._DETECTOR, worker._INIT_ERROR = _BUILT[factory]
         return worker.process_photo(self.path, self.thumb_path, self.max_pixels, self.features)
 
 
@@ -79,9 +81,9 @@ def run_photos_on_dask(
         task = futures[future]
         if future.status == "error":
             exc = future.exception()
-            results[task.path] = PhotoOutcome(
-                path=task.path, error=f"{task.path}: worker failed: {exc!r}", error_type=type(exc).__name__
-            )
+            failed = f"{task.path}: worker failed: {exc!r}"
+            message = exc.message if isinstance(exc, BurnwatchError) else failed
+            results[task.path] = PhotoOutcome(path=task.path, error=message, error_type=type(exc).__name__)
         else:
             results[task.path] = future.result()
         if progress:

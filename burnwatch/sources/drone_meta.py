@@ -191,9 +191,10 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
         raise InputError(f"cannot read file ({exc.strerror})", path=path) from exc
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns above its own 89.5 MP default; ``max_pixels`` is checked just below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         if isinstance(exc, UnidentifiedImageError):
             raise CorruptFileError("not an image (unrecognised format)", path=path) from exc
         raise TooLargeError(

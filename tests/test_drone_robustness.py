@@ -1,0 +1,250 @@
+"""Flight ingest under failure: broken models, dying workers, odd but real flights, bad options."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from click.testing import CliRunner
+from drone_synth import (
+    ShotSpec,
+    broken_model_factory,
+    broken_runtime_factory,
+    crash_factory,
+    geodesic_m,
+    offset_lonlat,
+    orange_factory,
+    project_markers,
+    render,
+    write_photo,
+)
+from shapely.geometry import shape
+
+from burnwatch.errors import InputError, ModelError
+from burnwatch.flights import ingest_flight
+from burnwatch.flights.ingest import WORKER_DIED
+
+LON0, LAT0 = 105.85, 21.03
+TAKEOFF = 12.0
+MARKERS_EN = [(0.0, 0.0), (12.0, 7.0), (-18.0, 10.0), (20.0, -12.0), (-9.0, -14.0)]
+
+
+def _markers() -> np.ndarray:
+    return np.array([offset_lonlat(LON0, LAT0, e, n) for e, n in MARKERS_EN])
+
+
+def _spec(i: int, **kw: object) -> ShotSpec:
+    lon, lat = offset_lonlat(LON0, LAT0, 5.0 * i, 0.0)
+    args: dict[str, object] = {
+        "lon": lon,
+        "lat": lat,
+        "abs_alt": TAKEOFF + 60.0,
+        "rel_alt": 60.0,
+        "yaw": 0.0,
+        "pitch": -90.0,
+        "time": datetime(2026, 3, 1, 9, 0, i),
+    }
+    args.update(kw)
+    return ShotSpec(**args)  # type: ignore[arg-type]
+
+
+def _photo(path: Path, spec: ShotSpec, ground_h: float = TAKEOFF, blue_corner: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rgb = render(spec, project_markers(spec, _markers(), ground_h))
+    if blue_corner:
+        rgb[:16, :16] = (0, 0, 255)
+    return write_photo(path, spec, rgb)
+
+
+def _flight(folder: Path, n: int = 2) -> list[Path]:
+    return [_photo(folder / f"DJI_{i:04d}.JPG", _spec(i)) for i in range(n)]
+
+
+def _max_error(hotspots: list, markers: np.ndarray) -> float:
+    return max(min(geodesic_m(h.lon, h.lat, lo, la) for lo, la in markers) for h in hotspots)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize(
+    ("factory", "says"),
+    [(broken_model_factory, "sha256 does not match"), (broken_runtime_factory, "INVALID_GRAPH")],
+    ids=["model-error", "runtime-error"],
+)
+def test_a_detector_that_cannot_load_stops_the_flight(
+    tmp_path: Path, workers: int, factory: object, says: str
+) -> None:
+    """Before: with worker processes every photo was 'worker failed: BrokenProcessPool' and the
+    flight was written as if no fire had been seen, exit 0."""
+    _flight(tmp_path / "in")
+    with pytest.raises(ModelError, match=f"detector could not be loaded.*{says}"):
+        ingest_flight(tmp_path / "in", tmp_path / "out", detector_factory=factory, workers=workers)  # type: ignore[arg-type]
+    assert not (tmp_path / "out" / "report.json").exists()  # nothing that looks like "no fire"
+
+
+def test_a_worker_that_dies_costs_only_its_own_photo(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    for i in range(5):
+        _photo(src / f"DJI_{i:04d}.JPG", _spec(i), blue_corner=(i == 2))
+    res = ingest_flight(src, tmp_path / "out", detector_factory=crash_factory, workers=2)
+    status = {f.name: f.status for f in res.files}
+    assert status == {f"DJI_{i:04d}.JPG": "ok" if i != 2 else "error" for i in range(5)}, res.files
+    (dead,) = [f for f in res.files if f.status == "error"]
+    assert dead.messages == [f"DJI_0002.JPG: {WORKER_DIED}"]
+    assert len(res.hotspots) == 4 * len(MARKERS_EN)
+
+
+def test_a_hovering_panorama_is_not_taken_for_duplicates(tmp_path: Path) -> None:
+    """Four photos in one second from one place at four headings are four photos."""
+    src = tmp_path / "in"
+    t = datetime(2026, 3, 1, 9, 0, 0)
+    for k, yaw in enumerate((0.0, 90.0, 180.0, 270.0)):
+        _photo(src / f"PANO_{k}.JPG", _spec(0, yaw=yaw, pitch=-60.0, time=t))
+    res = ingest_flight(src, tmp_path / "out", detector_factory=None, workers=0)
+    assert [f.status for f in res.files] == ["ok"] * 4, [f.messages for f in res.files]
+
+
+def test_ground_elevation_places_the_camera_over_the_given_ground(tmp_path: Path) -> None:
+    """Took off on a dyke at 12 m, photographed a field at -8 m: without the field's height the
+    ground is assumed at the take-off point and the markers are metres off."""
+    src = tmp_path / "in"
+    spec = _spec(0, pitch=-60.0, yaw=30.0)
+    _photo(src / "DJI_0001.JPG", spec, ground_h=-8.0)
+    markers = _markers()
+    visible = [
+        (lo, la)
+        for (lo, la), u, v in zip(markers, *project_markers(spec, markers, -8.0), strict=True)
+        if 10 < u < spec.width - 10 and 10 < v < spec.height - 10
+    ]
+    assert visible
+    takeoff = ingest_flight(src, tmp_path / "a", detector_factory=orange_factory, workers=0)
+    given = ingest_flight(
+        src, tmp_path / "b", detector_factory=orange_factory, workers=0, ground_elevation=-8.0
+    )
+    assert len(given.hotspots) == len(visible)
+    assert _max_error(given.hotspots, np.array(visible)) < 0.5
+    assert _max_error(takeoff.hotspots, np.array(visible)) > 2.0  # 3.5 m
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["ground"].startswith(
+        "flat ground at the given elevation -8.00 m, camera height = AbsoluteAltitude"
+    )
+
+
+def test_a_photo_taken_on_the_ground_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _flight(src)
+    _photo(src / "ON_GROUND.JPG", _spec(3, abs_alt=TAKEOFF + 0.5, rel_alt=0.5))
+    res = ingest_flight(src, tmp_path / "out", detector_factory=None, workers=0)
+    (rep,) = [f for f in res.files if f.name == "ON_GROUND.JPG"]
+    assert rep.status == "error"
+    assert "RelativeAltitude +0.5 m: the camera is only 0.5 m above the take-off point" in rep.messages[-1]
+    assert res.ok_photos == 2
+
+
+def test_geojson_polygons_wind_counterclockwise(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _flight(src)
+    ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0)
+    for name in ("footprints", "detections", "hotspots"):
+        features = json.loads((tmp_path / "out" / f"{name}.geojson").read_text())["features"]
+        assert features
+        for f in features:
+            geom = shape(f["geometry"])
+            assert shapely.is_ccw(geom.exterior), (name, f["geometry"])
+
+
+def test_zip_work_folder_is_removed_and_an_out_folder_inside_the_flight_is_not_read(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "in"
+    photos = _flight(src)
+    flight_zip = tmp_path / "flight.zip"
+    with zipfile.ZipFile(flight_zip, "w") as zf:
+        for p in photos:
+            zf.write(p, f"DCIM/{p.name}")
+    res = ingest_flight(flight_zip, tmp_path / "z", detector_factory=None, workers=0)
+    assert res.ok_photos == 2 and not (tmp_path / "z" / ".work").exists()
+    # --out inside the flight folder: its thumbnails and layers are not photos of the flight
+    first = ingest_flight(src, src / "out", detector_factory=orange_factory, workers=0)
+    again = ingest_flight(src, src / "out", detector_factory=orange_factory, workers=0)
+    assert first.flight_id == again.flight_id and [f.status for f in again.files] == ["ok", "ok"]
+
+
+def test_overwrite_with_another_flight_drops_its_thumbnails(tmp_path: Path) -> None:
+    _flight(tmp_path / "a")
+    other = tmp_path / "b"
+    _photo(other / "OTHER_0001.JPG", _spec(7))
+    ingest_flight(tmp_path / "a", tmp_path / "out", detector_factory=None, workers=0)
+    ingest_flight(other, tmp_path / "out", detector_factory=None, workers=0, overwrite=True)
+    thumbs = sorted(p.name.split("_")[0] for p in (tmp_path / "out" / "thumbnails").iterdir())
+    assert thumbs == ["OTHER"]
+
+
+def test_cli_refuses_non_finite_options_and_fails_a_flight_with_no_usable_photo(tmp_path: Path) -> None:
+    from burnwatch.cli.main import cli
+
+    _flight(tmp_path / "in")
+    runner = CliRunner()
+    base = ["drone", "ingest", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--detector", "none"]
+    for option in ("--utc-offset", "--ground-elevation", "--alt-offset", "--ortho-sigma"):
+        out = runner.invoke(cli, [*base, option, "nan"])
+        assert out.exit_code == 2 and "not a finite number" in out.output, (option, out.output)
+    assert runner.invoke(cli, [*base, "--utc-offset", "15"]).exit_code == 2
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.jpg").write_text("not a photo")
+    _photo(bad / "b.jpg", _spec(0, lat=0.0, lon=0.0))  # (0, 0): no GPS fix
+    out = runner.invoke(cli, ["drone", "ingest", str(bad), "--out", str(tmp_path / "ob"), "--workers", "0"])
+    assert out.exit_code == 2, out.output
+    assert "no photo or orthomosaic of the flight could be used" in out.output
+    assert "a.jpg" in out.output and "b.jpg" in out.output
+    report = json.loads((tmp_path / "ob" / "report.json").read_text())
+    assert report["detector"] == "burnwatch.cli.drone._load_detector('onnx')"
+
+
+def test_unplaced_detections_are_printed_with_their_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from burnwatch.cli.main import cli
+
+    monkeypatch.setattr("burnwatch.cli.drone._load_detector", lambda backend: orange_factory())
+    src = tmp_path / "in"
+    src.mkdir()
+    spec = _spec(0, pitch=-5.0)  # towards the horizon, which is ~80 px above the image centre
+    rgb = render(spec, project_markers(spec, _markers(), TAKEOFF))
+    rgb[40:60, 600:620] = (255, 140, 0)  # an orange blob in the sky
+    write_photo(src / "DJI_0001.JPG", spec, rgb)
+    out = CliRunner().invoke(cli, ["drone", "ingest", str(src), "--out", str(tmp_path / "o"), "--workers", "0"])
+    assert out.exit_code == 0, out.output
+    assert "DJI_0001.JPG: fire box at (610, 50) px does not meet the ground" in out.output
+    assert "(it points above the horizon); not placed" in out.output
+
+
+def test_missing_absolute_altitude_with_ground_elevation_is_one_clear_error(tmp_path: Path) -> None:
+    from burnwatch.flights.place import HeightModel, camera_for
+    from burnwatch.georef.camera import FlatGround
+    from burnwatch.sources.drone_meta import read_photo_meta
+
+    meta = read_photo_meta(_photo(tmp_path / "p.jpg", _spec(0)))
+    from dataclasses import replace
+
+    hm = HeightModel(FlatGround(0.0), True, None, "flat ground at the given elevation 0.00 m")
+    with pytest.raises(InputError, match=r"no AbsoluteAltitude/GPS altitude.*given ground elevation"):
+        camera_for(replace(meta, abs_alt=None), hm, "EPSG:32648")
+
+
+def test_a_photo_without_a_time_in_a_zip_takes_the_entry_time_as_local_time(tmp_path: Path) -> None:
+    """Zip entry times are wall-clock readings (no zone), like the camera clock: in Hanoi
+    09:00 is 02:00 UTC, on every re-ingest (before: the extraction time, new on each run)."""
+    photo = _photo(tmp_path / "in" / "NOTIME.JPG", _spec(0, time=None))
+    flight_zip = tmp_path / "flight.zip"
+    with zipfile.ZipFile(flight_zip, "w") as zf:
+        info = zipfile.ZipInfo("NOTIME.JPG", date_time=(2026, 3, 1, 9, 0, 0))
+        zf.writestr(info, photo.read_bytes())
+    runs = [ingest_flight(flight_zip, tmp_path / "out", detector_factory=orange_factory, workers=0) for _ in "ab"]
+    for res in runs:
+        assert {h.time.isoformat() for h in res.hotspots} == {"2026-03-01T02:00:00+00:00"}
+        assert {h.flags for h in res.hotspots} == {("time-from-zip-entry",)}
