@@ -206,3 +206,32 @@ def test_map_reloads_the_incidents_in_view(open_recorded, site) -> None:  # type
     assert page.inner_text("#view-status") == ""  # nothing left out
     assert log.remote_requests() == []
     assert log.errors() == []
+
+
+def test_layer_switcher_shows_hotspot_sources_as_text(open_recorded, site) -> None:  # type: ignore[no-untyped-def]
+    """A hotspot file from a third party may name its source with markup: the map's layer
+    switcher (Leaflet inserts labels as HTML) shows it as text and injects no element."""
+    from dbfixtures import make_hotspot
+    from playwright.sync_api import expect
+
+    from burnwatch.store.db import session_scope
+    from burnwatch.store.ingest import ScanRecord, ingest_hotspots
+
+    base, settings, *_ = site
+    source = '<img src=x id=injected-by-source onerror="window.pwned=1"><b>firms</b>'
+    with session_scope(settings.database_url) as s:
+        ingest_hotspots(
+            s,
+            [make_hotspot(106.06, 20.66, "2024-03-03T03:30:00", source=source)],
+            ScanRecord(kind="scan", source="file", label="third-party file", input_hashes={"y": "z"}),
+        )
+    page, log = open_recorded(f"{base}/login?lang=en&next=/map")
+    _login(page, base, "analyst", next_page="/map")
+    page.wait_for_selector("#incident-list a.incident-link")
+    overlays = page.locator(".leaflet-control-layers-overlays label")
+    expect(overlays.filter(has_text=f"Hotspots: {source}")).to_have_count(1)  # the markup, as text
+    assert page.locator("#injected-by-source").count() == 0
+    assert page.locator(".leaflet-control-layers-overlays b, .leaflet-control-layers-overlays img").count() == 0
+    assert page.evaluate("window.pwned") is None
+    assert log.remote_requests() == []
+    assert log.errors() == []

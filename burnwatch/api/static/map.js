@@ -17,7 +17,7 @@
   let hotspots = [];
   let days = [];
   const incidentLayer = L.layerGroup().addTo(map);
-  control.addOverlay(incidentLayer, T.incidents);
+  control.addOverlay(incidentLayer, esc(T.incidents));
   const sourceGroups = {};
 
   function dayOf(iso) { return iso ? iso.slice(0, 10) : ""; }
@@ -62,7 +62,7 @@
       if (!g) {
         g = sourceGroups[p.source] = L.markerClusterGroup({ disableClusteringAtZoom: 13, showCoverageOnHover: false });
         g.addTo(map);
-        control.addOverlay(g, `${T.hotspots}: ${p.source}`);
+        control.addOverlay(g, esc(`${T.hotspots}: ${p.source}`));  // Leaflet inserts labels as HTML
       }
       const m = L.circleMarker([p.lat, p.lon], {
         radius: 6, color: "#222", weight: 1, fillColor: CONF_COLOURS[p.confidence_class] || "#f78154", fillOpacity: 0.9,
@@ -104,7 +104,7 @@
       const layers = await api("/api/layers");
       layers.forEach((l) => {
         const overlay = L.imageOverlay(l.url, l.bounds, { opacity: 0.7 });
-        control.addOverlay(overlay, `${T.rasters}: ${l.name}`);
+        control.addOverlay(overlay, esc(`${T.rasters}: ${l.name}`));
       });
     } catch (err) { console.warn("raster layers:", err.message); }
   }
@@ -113,7 +113,7 @@
     try {
       const fc = await api("/api/footprints");
       const layer = L.geoJSON(fc, { style: { color: "#1b6ca8", weight: 1, fillOpacity: 0.05 } });
-      control.addOverlay(layer, T.footprints);
+      control.addOverlay(layer, esc(T.footprints));
     } catch (err) { console.warn("footprints:", err.message); }
   }
 
