@@ -130,9 +130,22 @@ def optional_principal(request: Request) -> Principal | None:
     return p if isinstance(p, Principal) else None
 
 
+#: Methods that never write: their sessions start an ordinary (deferred) transaction.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def db_session(request: Request) -> Iterator[Session]:
-    """A session per request: committed when the route returns, rolled back on error."""
+    """A session per request: committed when the route returns, rolled back on error.
+
+    On SQLite a request that may write (POST, PUT, PATCH, DELETE) starts with ``BEGIN
+    IMMEDIATE`` (:func:`burnwatch.store.db._sqlite_begin`): it takes the write lock first and
+    parallel writers queue on ``busy_timeout``. With a deferred ``BEGIN`` two requests that
+    each read and then write deadlock on the lock upgrade, which SQLite fails at once with
+    "database is locked" (a 500) instead of waiting. PostgreSQL ignores the option.
+    """
     with committed(request.app.state.sessions()) as session:
+        if request.method not in READ_ONLY_METHODS:
+            session.connection(execution_options={"sqlite_immediate": True})
         yield session
 
 
