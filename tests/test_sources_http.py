@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import requests
@@ -86,3 +92,66 @@ def test_retry_after_parsing() -> None:
     assert retry_after_s(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == pytest.approx(30)
     assert retry_after_s("garbage", now) is None and retry_after_s(None) is None
     assert redact("a KEY b KEY", ["KEY", None, ""]) == "a *** b ***"
+
+
+@contextmanager
+def cut_off_server(bodies: list[bytes | None]) -> Iterator[tuple[str, list[int]]]:
+    """A server whose n-th answer is ``bodies[n]`` (the last repeats); ``None`` announces 100
+    bytes in Content-Length, sends 10 and drops the connection (a response cut off mid-body)."""
+    served: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.append(1)
+            body = bodies[min(len(served), len(bodies)) - 1]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", str(100 if body is None else len(body)))
+            self.end_headers()
+            self.wfile.write(b"latitude,l" if body is None else body)
+            self.wfile.flush()
+            if body is None:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", served
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_body_cut_off_mid_transfer_is_retried() -> None:
+    waits: list[float] = []
+    with cut_off_server([None, b"complete"]) as (url, served):
+        resp = request_with_retry("GET", url + "/x", settings=SETTINGS, sleep=waits.append)
+    assert resp.content == b"complete" and len(served) == 2 and waits == pytest.approx([0.01])
+
+
+def test_streamed_body_cut_off_is_read_and_retried_inside_the_helper() -> None:
+    with cut_off_server([None, b"complete"]) as (url, served):
+        resp = request_with_retry("GET", url + "/x", settings=SETTINGS, sleep=lambda s: None, stream=True)
+        assert resp.content == b"complete" and len(served) == 2
+
+
+def test_body_always_cut_off_gives_source_error_naming_service() -> None:
+    key = "SECRETKEY123"
+    with cut_off_server([None]) as (url, served), pytest.raises(SourceError) as info:
+        request_with_retry(
+            "GET",
+            f"{url}/api/{key}/x",
+            settings=SETTINGS,
+            secrets=[key],
+            sleep=lambda s: None,
+            service="FIRMS",
+        )
+    msg = str(info.value)
+    assert len(served) == 4
+    assert msg.startswith("FIRMS: GET ") and "cut off" in msg and "4 attempt" in msg and key not in msg

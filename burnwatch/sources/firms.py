@@ -427,7 +427,9 @@ class FirmsClient:
         if day is not None:
             url += f"/{day.isoformat()}"
         try:
-            response = request_with_retry("GET", url, settings=self.settings, secrets=[key])
+            response = request_with_retry(
+                "GET", url, settings=self.settings, secrets=[key], service=f"FIRMS {source}"
+            )
         except AuthError:
             raise
         except SourceError as exc:
