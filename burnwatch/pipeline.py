@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from burnwatch.errors import BurnwatchError
-from burnwatch.types import Hotspot, Scene
+from burnwatch.types import AOI, Hotspot, Scene
 
 if TYPE_CHECKING:
     from burnwatch.publish.quicklook import Overlay
@@ -82,6 +82,7 @@ class ScanResult:
     products: list[SceneProduct]
     errors: list[str] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
+    outside_aoi: int = 0  # hotspots dropped because their point lies outside the AOI
 
 
 def _safe_name(text: str) -> str:
@@ -164,6 +165,19 @@ def apply_exclusion_layer(
     return list(kept), suppressed
 
 
+def clip_to_aoi(hotspots: Sequence[Hotspot], aoi: AOI | None) -> tuple[list[Hotspot], int]:
+    """(hotspots whose WGS84 point lies inside or on the AOI, number left out); all kept without AOI."""
+    if aoi is None or not hotspots:
+        return list(hotspots), 0
+    import numpy as np
+    import shapely
+
+    points = shapely.points(np.array([[h.lon, h.lat] for h in hotspots], dtype=float))
+    inside = shapely.covers(aoi.geometry, points)
+    kept = [h for h, ok in zip(hotspots, inside, strict=True) if ok]
+    return kept, len(hotspots) - len(kept)
+
+
 def run_scan(
     scenes: Iterable[Scene],
     out_dir: Path,
@@ -174,6 +188,7 @@ def run_scan(
     parameters: dict[str, object] | None = None,
     progress: Progress | None = None,
     total: int | None = None,
+    aoi: AOI | None = None,
 ) -> ScanResult:
     """Run a scan over ``scenes`` (any iterable, e.g. a source's ``.scenes(...)``) and publish.
 
@@ -181,6 +196,9 @@ def run_scan(
     identifiers) and ``parameters`` go into the run manifest. Outputs in ``out_dir``:
     ``hotspots.geojson``, ``hotspots.gpkg``, ``suppressed.geojson`` (when any),
     ``scenes/*_fire.tif`` COGs, ``map.html`` (+ ``vendor/``) and ``manifest.json``.
+
+    With ``aoi`` (WGS84), hotspots whose point lies outside it (scene pixels beyond the AOI,
+    hotspot-source points) are dropped and counted (``counts.outside_aoi`` in the manifest).
     """
     from burnwatch.publish.manifest import write_manifest
     from burnwatch.publish.vector import write_hotspots
@@ -203,6 +221,7 @@ def run_scan(
             progress(done, total, scene.scene_id)
 
     found = [h for p in products for h in p.hotspots] + list(extra_hotspots)
+    found, outside_aoi = clip_to_aoi(found, aoi)
     kept, suppressed = apply_exclusion_layer(found, options)
     outputs: dict[str, Path] = {
         "hotspots_geojson": write_hotspots(kept, out_dir / "hotspots.geojson"),
@@ -239,7 +258,7 @@ def run_scan(
             for p in products
         ],
         "errors": errors,
-        "counts": {"hotspots": len(kept), "suppressed": len(suppressed)},
+        "counts": {"hotspots": len(kept), "suppressed": len(suppressed), "outside_aoi": outside_aoi},
     }
     outputs["manifest"] = write_manifest(
         out_dir / "manifest.json",
@@ -249,4 +268,4 @@ def run_scan(
         algorithms=algorithms,
         started=started,
     )
-    return ScanResult(out_dir, kept, suppressed, products, errors, outputs)
+    return ScanResult(out_dir, kept, suppressed, products, errors, outputs, outside_aoi=outside_aoi)

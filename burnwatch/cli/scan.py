@@ -206,6 +206,7 @@ def scan(
             inputs=inputs,
             parameters=parameters,
             progress=progress,
+            aoi=area,
         )
     errors.extend(str(e) for e in source_errors)
     problems = [*errors, *result.errors]
@@ -217,6 +218,7 @@ def scan(
     click.echo(
         f"{len(result.products)} scene(s), {len(result.hotspots)} hotspot(s)"
         f"{f', {len(result.suppressed)} suppressed as static sources' if result.suppressed else ''}"
+        f"{f', {result.outside_aoi} outside the AOI left out' if result.outside_aoi else ''}"
         f" -> {out_dir}"
     )
     for key in ("hotspots_geojson", "hotspots_gpkg", "map", "manifest"):

@@ -1,0 +1,96 @@
+"""``burnwatch scan`` end to end on small generated GeoTIFFs and FIRMS CSVs (no ../shared)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from click.testing import CliRunner, Result
+
+from burnwatch.cli.main import cli
+from burnwatch.publish.vector import read_hotspots
+
+#: Harvested-stubble TOA reflectance per Sentinel-2 band (as in tests/test_scan_remote.py).
+STUBBLE = {"B02": 0.115, "B03": 0.135, "B04": 0.16, "B08": 0.26, "B8A": 0.27, "B09": 0.17,
+           "B11": 0.32, "B12": 0.24}
+BAND_MAP = "s2:" + ",".join(STUBBLE)
+T0 = Affine(20.0, 0.0, 580000.0, 0.0, -20.0, 2330000.0)  # UTM 48N, near Hanoi
+#: Four fires, one per quarter of the 120 x 120 px scene (row, col).
+FIRES = [(20, 20), (20, 100), (100, 20), (100, 100)]
+#: Covers the two western fires (lon ~105.774) only; the eastern ones are at lon ~105.789.
+WEST_AOI = "105.765,21.04,105.782,21.075"
+
+VIIRS_HEADER = ("latitude,longitude,bright_ti4,scan,track,acq_date,acq_time,satellite,instrument,"
+                "confidence,version,bright_ti5,frp,daynight\n")
+
+
+def fire_tif(path: Path, fires: list[tuple[int, int]] = FIRES, size: int = 120) -> Path:
+    """A stubble scene with 1000 K, 50 m² fires injected by the Planck model, as a GeoTIFF."""
+    from burnwatch.detect.firesim import inject_fire
+    from burnwatch.sources.bands import role_of
+    from burnwatch.types import Scene
+
+    rng = np.random.default_rng(1)
+    bands = {role_of("S2A", b): (v * (1 + 0.03 * rng.standard_normal((size, size)))).astype(np.float32)
+             for b, v in STUBBLE.items()}
+    scene = Scene("t", "sentinel2", "S2A", datetime(2024, 10, 12, 3, 36, tzinfo=timezone.utc),
+                  "EPSG:32648", T0, bands, sun_zenith=35.0)
+    for row, col in fires:
+        scene = inject_fire(scene, temperature_k=1000, area_m2=50, row=row, col=col)
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=len(STUBBLE),
+                       dtype="float32", crs="EPSG:32648", transform=T0) as ds:
+        ds.write(np.stack([scene.bands[role_of("S2A", b)] for b in STUBBLE]))
+    return path
+
+
+def viirs_csv(path: Path, *rows: str) -> Path:
+    path.write_text(VIIRS_HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def row(lat: float, lon: float, day: str = "2024-10-12", hhmm: str = "0612") -> str:
+    return f"{lat},{lon},345.2,0.39,0.36,{day},{hhmm},N,VIIRS,h,2.0NRT,290.1,12.4,D"
+
+
+def scan(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["-q", "scan", *args])
+
+
+def manifest(out: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def test_file_scan_clips_hotspots_to_the_aoi(tmp_path: Path) -> None:
+    tif = fire_tif(tmp_path / "scene_20241012.tif")
+    whole = scan("--source", "file", "--file", str(tif), "--band-map", BAND_MAP, "--out", str(tmp_path / "all"))
+    assert whole.exit_code == 0, whole.output
+    assert len(read_hotspots(tmp_path / "all" / "hotspots.geojson")) == 4
+    out = tmp_path / "west"
+    result = scan("--source", "file", "--file", str(tif), "--band-map", BAND_MAP, "--aoi", WEST_AOI,
+                  "--out", str(out))
+    assert result.exit_code == 0, result.output
+    hotspots = read_hotspots(out / "hotspots.geojson")
+    assert len(hotspots) == 2 and all(h.lon < 105.782 for h in hotspots)
+    assert "2 outside the AOI" in result.output
+    assert manifest(out)["parameters"]["counts"]["outside_aoi"] == 2
+
+
+def test_firms_csv_scan_clips_to_a_polygon_aoi(tmp_path: Path) -> None:
+    from burnwatch.pipeline import ScanOptions, run_scan
+    from burnwatch.sources.base import parse_aoi
+    from burnwatch.sources.firms import read_firms_csv
+
+    triangle = tmp_path / "tri.geojson"
+    triangle.write_text(json.dumps({"type": "Polygon", "coordinates": [
+        [[105.0, 20.0], [106.0, 20.0], [105.0, 21.0], [105.0, 20.0]]]}), encoding="utf-8")
+    aoi = parse_aoi(str(triangle))
+    # inside, on the edge, inside the bbox but outside the triangle
+    csv = viirs_csv(tmp_path / "f.csv", row(20.2, 105.2), row(20.5, 105.5), row(20.9, 105.9))
+    hotspots = read_firms_csv(csv)
+    result = run_scan([], tmp_path / "o", ScanOptions(), extra_hotspots=hotspots, aoi=aoi)
+    assert sorted((h.lat, h.lon) for h in result.hotspots) == [(20.2, 105.2), (20.5, 105.5)]
+    assert result.outside_aoi == 1
