@@ -83,6 +83,7 @@ class ScanResult:
     errors: list[str] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
     outside_aoi: int = 0  # hotspots dropped because their point lies outside the AOI
+    duplicates: int = 0  # hotspots dropped as repeats of an earlier one (same natural_key)
 
 
 def _safe_name(text: str) -> str:
@@ -178,6 +179,17 @@ def clip_to_aoi(hotspots: Sequence[Hotspot], aoi: AOI | None) -> tuple[list[Hots
     return kept, len(hotspots) - len(kept)
 
 
+def drop_duplicates(hotspots: Sequence[Hotspot]) -> tuple[list[Hotspot], int]:
+    """(hotspots with each :attr:`Hotspot.natural_key` once, the first kept; number dropped)."""
+    seen: set[tuple[str, str, str, str, float, float]] = set()
+    kept: list[Hotspot] = []
+    for h in hotspots:
+        if h.natural_key not in seen:
+            seen.add(h.natural_key)
+            kept.append(h)
+    return kept, len(hotspots) - len(kept)
+
+
 def run_scan(
     scenes: Iterable[Scene],
     out_dir: Path,
@@ -199,6 +211,8 @@ def run_scan(
 
     With ``aoi`` (WGS84), hotspots whose point lies outside it (scene pixels beyond the AOI,
     hotspot-source points) are dropped and counted (``counts.outside_aoi`` in the manifest).
+    Hotspots found twice (overlapping FIRMS exports, repeated rows, a scene given twice) are
+    kept once, by :attr:`Hotspot.natural_key` (``counts.duplicates``).
     """
     from burnwatch.publish.manifest import write_manifest
     from burnwatch.publish.vector import write_hotspots
@@ -222,6 +236,7 @@ def run_scan(
 
     found = [h for p in products for h in p.hotspots] + list(extra_hotspots)
     found, outside_aoi = clip_to_aoi(found, aoi)
+    found, duplicates = drop_duplicates(found)
     kept, suppressed = apply_exclusion_layer(found, options)
     outputs: dict[str, Path] = {
         "hotspots_geojson": write_hotspots(kept, out_dir / "hotspots.geojson"),
@@ -258,7 +273,8 @@ def run_scan(
             for p in products
         ],
         "errors": errors,
-        "counts": {"hotspots": len(kept), "suppressed": len(suppressed), "outside_aoi": outside_aoi},
+        "counts": {"hotspots": len(kept), "suppressed": len(suppressed), "outside_aoi": outside_aoi,
+                   "duplicates": duplicates},
     }
     outputs["manifest"] = write_manifest(
         out_dir / "manifest.json",
@@ -268,4 +284,5 @@ def run_scan(
         algorithms=algorithms,
         started=started,
     )
-    return ScanResult(out_dir, kept, suppressed, products, errors, outputs, outside_aoi=outside_aoi)
+    return ScanResult(out_dir, kept, suppressed, products, errors, outputs, outside_aoi=outside_aoi,
+                      duplicates=duplicates)

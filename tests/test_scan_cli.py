@@ -94,3 +94,21 @@ def test_firms_csv_scan_clips_to_a_polygon_aoi(tmp_path: Path) -> None:
     result = run_scan([], tmp_path / "o", ScanOptions(), extra_hotspots=hotspots, aoi=aoi)
     assert sorted((h.lat, h.lon) for h in result.hotspots) == [(20.2, 105.2), (20.5, 105.5)]
     assert result.outside_aoi == 1
+
+
+def test_duplicate_hotspots_are_kept_once(tmp_path: Path) -> None:
+    week = viirs_csv(tmp_path / "7day.csv", row(20.2, 105.2), row(20.3, 105.3, "2024-10-11"))
+    day = viirs_csv(tmp_path / "1day.csv", row(20.2, 105.2), row(20.2, 105.2), row(20.4, 105.4))
+    out = tmp_path / "firms"
+    result = scan("--source", "firms", "--file", str(week), "--file", str(day), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(read_hotspots(out / "hotspots.geojson")) == 3
+    assert manifest(out)["parameters"]["counts"]["duplicates"] == 2
+    assert "2 duplicate(s) dropped" in result.output
+
+    tif = fire_tif(tmp_path / "scene_20241012.tif", FIRES[:2])
+    twice = tmp_path / "twice"
+    result = scan("--source", "file", "--file", str(tif), "--file", str(tif), "--band-map", BAND_MAP,
+                  "--out", str(twice))
+    assert result.exit_code == 0, result.output
+    assert len(read_hotspots(twice / "hotspots.geojson")) == 2

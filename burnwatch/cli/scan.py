@@ -219,6 +219,7 @@ def scan(
         f"{len(result.products)} scene(s), {len(result.hotspots)} hotspot(s)"
         f"{f', {len(result.suppressed)} suppressed as static sources' if result.suppressed else ''}"
         f"{f', {result.outside_aoi} outside the AOI left out' if result.outside_aoi else ''}"
+        f"{f', {result.duplicates} duplicate(s) dropped' if result.duplicates else ''}"
         f" -> {out_dir}"
     )
     for key in ("hotspots_geojson", "hotspots_gpkg", "map", "manifest"):
