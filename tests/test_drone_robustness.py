@@ -248,3 +248,30 @@ def test_a_photo_without_a_time_in_a_zip_takes_the_entry_time_as_local_time(tmp_
     for res in runs:
         assert {h.time.isoformat() for h in res.hotspots} == {"2026-03-01T02:00:00+00:00"}
         assert {h.flags for h in res.hotspots} == {("time-from-zip-entry",)}
+
+
+def test_same_file_name_in_two_folders_are_two_photos(tmp_path: Path) -> None:
+    """A card with 100MEDIA/DJI_0001.JPG and 101MEDIA/DJI_0001.JPG: both are reported and placed
+    under their path in the flight; messages never show where a zip was extracted."""
+    src = tmp_path / "in"
+    _photo(src / "100MEDIA" / "DJI_0001.JPG", _spec(0))
+    _photo(src / "101MEDIA" / "DJI_0001.JPG", _spec(1))
+    _photo(src / "101MEDIA" / "DJI_0002.JPG", _spec(2))
+    (src / "101MEDIA" / "cut.jpg").write_bytes((src / "101MEDIA" / "DJI_0002.JPG").read_bytes()[:3000])
+    flight_zip = tmp_path / "card.zip"
+    with zipfile.ZipFile(flight_zip, "w") as zf:
+        for p in sorted(src.rglob("*.*")):
+            zf.write(p, p.relative_to(src).as_posix())
+    res = ingest_flight(flight_zip, tmp_path / "out", detector_factory=orange_factory, workers=0)
+    status = {f.name: f.status for f in res.files}
+    assert status == {
+        "100MEDIA/DJI_0001.JPG": "ok",
+        "101MEDIA/DJI_0001.JPG": "ok",
+        "DJI_0002.JPG": "ok",
+        "cut.jpg": "error",
+    }, status
+    photos = {h.attributes["photo"] for h in res.hotspots}
+    assert photos == {"100MEDIA/DJI_0001.JPG", "101MEDIA/DJI_0001.JPG", "DJI_0002.JPG"}
+    (cut,) = [f for f in res.files if f.name == "cut.jpg"]
+    assert cut.messages[0].startswith("101MEDIA/cut.jpg: truncated or corrupt"), cut.messages
+    assert ".work" not in (tmp_path / "out" / "report.json").read_text()

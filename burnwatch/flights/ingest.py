@@ -110,6 +110,15 @@ def _previous_flight(report_path: Path) -> str | None:
     return previous if isinstance(previous, str) else None
 
 
+def photo_labels(photos: list[Path], root: Path) -> dict[Path, str]:
+    """Each photo's name in reports and layers: its file name, or its path below ``root`` when
+    the file name occurs more than once (``100MEDIA/DJI_0001.JPG``, ``101MEDIA/DJI_0001.JPG``)."""
+    from collections import Counter
+
+    counts = Counter(p.name for p in photos)
+    return {p: p.relative_to(root).as_posix() if counts[p.name] > 1 else p.name for p in photos}
+
+
 def flight_id_for(hashes: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(set(hashes))).encode()).hexdigest()[:16]
 
@@ -350,14 +359,17 @@ def _ingest_files(
     by_hash: dict[str, Path] = {}
     unique: list[Path] = []
     photo_reports: dict[str, FileReport] = {}
+    label = photo_labels(files.photos, files.root)
     for p in files.photos:
         digest = sha256_file(p)
-        rep = FileReport(p.name, "ok", sha256=digest)
+        rep = FileReport(label[p], "ok", sha256=digest)
         photo_reports[str(p)] = rep
         reports.append(rep)
         if digest in by_hash:
             rep.status = "duplicate"
-            rep.messages.append(f"{p.name}: duplicate photo (same sha256 as {by_hash[digest].name}); skipped")
+            rep.messages.append(
+                f"{label[p]}: duplicate photo (same sha256 as {label[by_hash[digest]]}); skipped"
+            )
         else:
             by_hash[digest] = p
             unique.append(p)
@@ -400,7 +412,7 @@ def _ingest_files(
             rep.messages.append(out.error)
             continue
         assert out.meta is not None
-        m = out.meta
+        m = out.meta if label[p] == p.name else replace(out.meta, label=label[p])
         # same second, position and camera attitude: a re-saved copy of one shot (a hovering
         # panorama takes several photos in one second from one place, at other angles)
         key = (
@@ -416,11 +428,11 @@ def _ingest_files(
         if m.time is not None and key in seen_pose:
             rep.status = "duplicate"
             rep.messages.append(
-                f"{p.name}: duplicate photo (same timestamp, position and camera angles as "
+                f"{label[p]}: duplicate photo (same timestamp, position and camera angles as "
                 f"{seen_pose[key]}); skipped"
             )
             continue
-        seen_pose[key] = p.name
+        seen_pose[key] = label[p]
         rep.detections = len(out.detections)
         good.append((m, out))
 
@@ -451,6 +463,9 @@ def _ingest_files(
     )
     from burnwatch.publish.vector import write_hotspots
 
+    prefix = f"{files.root}/"  # name files as they are in the flight, never where it was extracted
+    for r in reports:
+        r.messages = [m.replace(prefix, "") for m in r.messages]
     outputs = placement.layers.write(out_dir)
     outputs["hotspots"] = write_hotspots(placement.hotspots, out_dir / "hotspots.geojson")
     outputs["thumbnails"] = thumbs

@@ -93,9 +93,13 @@ class PhotoMeta:
     rtk_std_lat: float | None = None
     rtk_std_hgt: float | None = None
 
+    label: str | None = None  # the photo's name in the flight when its file name is not unique
+
     @property
     def name(self) -> str:
-        return Path(self.path).name
+        """How reports and layers name the photo: its file name, or its path in the flight
+        (``101MEDIA/DJI_0001.JPG``) when another folder of the flight has the same file name."""
+        return self.label or Path(self.path).name
 
     @property
     def has_gps(self) -> bool:
