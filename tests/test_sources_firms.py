@@ -300,3 +300,33 @@ def test_area_api_max_days_is_configurable() -> None:
         ]
     with pytest.raises(InputError):
         FirmsClient(settings, max_days=11)
+
+
+def test_area_api_failed_chunk_is_recorded_and_good_chunks_kept() -> None:
+    aoi, start, end = parse_aoi("105.5,20.0,106.5,21.5"), datetime(2024, 3, 10), datetime(2024, 3, 22)
+    with FakeServer() as server:
+        server.add("GET", "/api/area/csv/", Reply.text(_csv_body()))
+        second = f"/api/area/csv/{KEY}/VIIRS_SNPP_NRT/105.5,20,106.5,21.5/3/2024-03-20"
+        server.add("GET", second, Reply.text("boom", 500))
+        client = _client(server)
+        hs = client.hotspots(aoi, start, end)
+        assert server.count("GET") == 1 + 3  # the first chunk, then the second one with 2 retries
+    assert len(hs) == 3  # the first chunk's hotspots survive the second chunk's failure
+    assert len(client.errors) == 1 and isinstance(client.errors[0], SourceError)
+    message = str(client.errors[0])
+    assert "2024-03-20" in message and "HTTP 500" in message and KEY not in message
+
+
+def test_area_api_raises_only_when_every_chunk_failed() -> None:
+    aoi, start, end = parse_aoi("105.5,20.0,106.5,21.5"), datetime(2024, 3, 10), datetime(2024, 3, 22)
+    with FakeServer() as server:
+        server.add("GET", "/api/area/csv/", Reply.text("backend down", 500))
+        client = _client(server)
+        with pytest.raises(SourceError, match=r"all 2 calls failed.*HTTP 500"):
+            client.hotspots(aoi, start, end)
+    with FakeServer() as server:  # a rejected key in a later chunk still stops the scan at once
+        server.add("GET", "/api/area/csv/", Reply.text(_csv_body()))
+        second = f"/api/area/csv/{KEY}/VIIRS_SNPP_NRT/105.5,20,106.5,21.5/3/"
+        server.add("GET", second, Reply.text("Invalid MAP_KEY.", 400))
+        with pytest.raises(AuthError):
+            _client(server).hotspots(aoi, start, end)

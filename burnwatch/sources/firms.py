@@ -448,22 +448,60 @@ class FirmsClient:
         return text
 
     def hotspots(self, aoi: AOI, start: datetime, end: datetime, source: str | None = None) -> list[Hotspot]:
-        """Hotspots inside ``aoi`` acquired between ``start`` and ``end`` (UTC, inclusive)."""
+        """Hotspots inside ``aoi`` acquired between ``start`` and ``end`` (UTC, inclusive).
+
+        A range longer than ``max_days`` is fetched in chunks. A chunk that fails (after the
+        HTTP retries) is recorded in :attr:`errors` and the others are kept; only when every
+        chunk failed is an error raised (the chunk's own error when there was one chunk). A
+        rejected key (:class:`AuthError`) or a missing one (:class:`ConfigError`) raises at once.
+        """
         source = source or self.source
+        if source not in FIRMS_SOURCES:
+            raise InputError(f"unknown FIRMS source {source!r}; known: {', '.join(FIRMS_SOURCES)}")
+        self._key()  # a missing key is a ConfigError before any call
         start, end = utc(start), inclusive_end(end)
+        chunks = day_chunks(start.date(), end.date(), self.max_days)
         seen: dict[tuple[str, str, str, str, float, float], Hotspot] = {}
-        for first, days in day_chunks(start.date(), end.date(), self.max_days):
-            text = self.fetch_csv(source, aoi.bbox, days, first)
-            name = f"FIRMS {source} {first.isoformat()}+{days}d"
-            if not text.strip():
+        failed: list[BurnwatchError] = []
+        row_errors: list[InputError] = []
+        for first, days in chunks:
+            try:
+                parsed = self._chunk(source, aoi, first, days)
+            except (AuthError, ConfigError):
+                raise
+            except (SourceError, InputError) as exc:
+                log.warning("FIRMS %s %s+%dd failed: %s", source, first.isoformat(), days, exc)
+                failed.append(exc)
                 continue
-            parsed = parse_firms_text(text, name=name, within=aoi.geometry)
-            for err in parsed.errors:
-                log.warning("%s", err)
-            self.errors.extend(parsed.errors)
+            if parsed is None:
+                continue
+            row_errors.extend(parsed.errors)
             for h in parsed.hotspots:
                 if start <= h.time <= end:
                     seen.setdefault(h.natural_key, h)
+        if failed and len(failed) == len(chunks):
+            if len(failed) == 1:
+                raise failed[0]
+            raise SourceError(f"FIRMS {source}: all {len(chunks)} calls failed; first: {failed[0]}")
+        self.errors.extend(row_errors)
+        self.errors.extend(failed)
         hotspots = sorted(seen.values(), key=lambda h: (h.time, h.lon, h.lat))
-        log.info("FIRMS %s: %d hotspots in %s", source, len(hotspots), aoi.name)
+        log.info(
+            "FIRMS %s: %d hotspots in %s%s",
+            source,
+            len(hotspots),
+            aoi.name,
+            f" ({len(failed)} of {len(chunks)} calls failed)" if failed else "",
+        )
         return hotspots
+
+    def _chunk(self, source: str, aoi: AOI, first: date, days: int) -> FirmsParse | None:
+        """One call of the range, parsed and clipped to the AOI; None when FIRMS had no rows."""
+        text = self.fetch_csv(source, aoi.bbox, days, first)
+        if not text.strip():
+            return None
+        name = f"FIRMS {source} {first.isoformat()}+{days}d"
+        parsed = parse_firms_text(text, name=name, within=aoi.geometry)
+        for err in parsed.errors:
+            log.warning("%s", err)
+        return parsed
