@@ -84,6 +84,7 @@ class ScanResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     outside_aoi: int = 0  # hotspots dropped because their point lies outside the AOI
     duplicates: int = 0  # hotspots dropped as repeats of an earlier one (same natural_key)
+    outside_window: int = 0  # hotspots dropped because acquired outside the scan's dates
 
 
 def _safe_name(text: str) -> str:
@@ -179,6 +180,17 @@ def clip_to_aoi(hotspots: Sequence[Hotspot], aoi: AOI | None) -> tuple[list[Hots
     return kept, len(hotspots) - len(kept)
 
 
+def within_window(
+    hotspots: Sequence[Hotspot], window: tuple[datetime, datetime] | None
+) -> tuple[list[Hotspot], int]:
+    """(hotspots acquired in the inclusive UTC ``window``, number left out); all kept without one."""
+    if window is None:
+        return list(hotspots), 0
+    start, end = window
+    kept = [h for h in hotspots if start <= h.time <= end]
+    return kept, len(hotspots) - len(kept)
+
+
 def drop_duplicates(hotspots: Sequence[Hotspot]) -> tuple[list[Hotspot], int]:
     """(hotspots with each :attr:`Hotspot.natural_key` once, the first kept; number dropped)."""
     seen: set[tuple[str, str, str, str, float, float]] = set()
@@ -201,6 +213,7 @@ def run_scan(
     progress: Progress | None = None,
     total: int | None = None,
     aoi: AOI | None = None,
+    window: tuple[datetime, datetime] | None = None,
 ) -> ScanResult:
     """Run a scan over ``scenes`` (any iterable, e.g. a source's ``.scenes(...)``) and publish.
 
@@ -211,7 +224,9 @@ def run_scan(
 
     With ``aoi`` (WGS84), hotspots whose point lies outside it (scene pixels beyond the AOI,
     hotspot-source points) are dropped and counted (``counts.outside_aoi`` in the manifest).
-    Hotspots found twice (overlapping FIRMS exports, repeated rows, a scene given twice) are
+    With ``window`` (aware UTC, inclusive), hotspots acquired outside it are dropped
+    (``counts.outside_window``): hotspot files such as FIRMS CSVs are not filtered by date
+    when read. Hotspots found twice (overlapping FIRMS exports, repeated rows, a scene given twice) are
     kept once, by :attr:`Hotspot.natural_key` (``counts.duplicates``).
     """
     from burnwatch.publish.manifest import write_manifest
@@ -236,6 +251,7 @@ def run_scan(
 
     found = [h for p in products for h in p.hotspots] + list(extra_hotspots)
     found, outside_aoi = clip_to_aoi(found, aoi)
+    found, outside_window = within_window(found, window)
     found, duplicates = drop_duplicates(found)
     kept, suppressed = apply_exclusion_layer(found, options)
     outputs: dict[str, Path] = {
@@ -274,7 +290,7 @@ def run_scan(
         ],
         "errors": errors,
         "counts": {"hotspots": len(kept), "suppressed": len(suppressed), "outside_aoi": outside_aoi,
-                   "duplicates": duplicates},
+                   "outside_window": outside_window, "duplicates": duplicates},
     }
     outputs["manifest"] = write_manifest(
         out_dir / "manifest.json",
@@ -285,4 +301,4 @@ def run_scan(
         started=started,
     )
     return ScanResult(out_dir, kept, suppressed, products, errors, outputs, outside_aoi=outside_aoi,
-                      duplicates=duplicates)
+                      duplicates=duplicates, outside_window=outside_window)

@@ -112,3 +112,31 @@ def test_duplicate_hotspots_are_kept_once(tmp_path: Path) -> None:
                   "--out", str(twice))
     assert result.exit_code == 0, result.output
     assert len(read_hotspots(twice / "hotspots.geojson")) == 2
+
+
+def test_firms_csv_scan_keeps_only_the_dates_asked_for(tmp_path: Path) -> None:
+    csv = viirs_csv(tmp_path / "f.csv", row(20.2, 105.2, "2022-03-30"), row(20.3, 105.3, "2025-01-01"),
+                    row(20.4, 105.4, "2025-01-02", "2359"), row(20.5, 105.5, "2025-01-03", "0001"))
+    out = tmp_path / "dates"
+    # --end at midnight covers that whole day, as for Sentinel Hub and local GeoTIFFs
+    result = scan("--source", "firms", "--file", str(csv), "--start", "2025-01-01", "--end", "2025-01-02",
+                  "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(h.lat for h in read_hotspots(out / "hotspots.geojson")) == [20.3, 20.4]
+    data = manifest(out)["parameters"]
+    assert data["counts"]["outside_window"] == 2
+    assert data["start"].startswith("2025-01-01T00:00") and data["end"].startswith("2025-01-02T23:59:59")
+    # no dates: a file is scanned whole, and the manifest says no window was applied
+    whole = scan("--source", "firms", "--file", str(csv), "--out", str(tmp_path / "whole"))
+    assert whole.exit_code == 0, whole.output
+    assert len(read_hotspots(tmp_path / "whole" / "hotspots.geojson")) == 4
+    assert manifest(tmp_path / "whole")["parameters"]["start"] is None
+
+
+def test_end_date_at_midnight_is_the_whole_day(tmp_path: Path) -> None:
+    tif = fire_tif(tmp_path / "scene_20241012.tif", FIRES[:1])  # acquired 2024-10-12 (file name)
+    out = tmp_path / "o"
+    result = scan("--source", "file", "--file", str(tif), "--band-map", BAND_MAP, "--time", "2024-10-12T03:36",
+                  "--start", "2024-10-12T01:00", "--end", "2024-10-12", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(read_hotspots(out / "hotspots.geojson")) == 1

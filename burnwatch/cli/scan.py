@@ -108,16 +108,19 @@ def scan(
     from burnwatch.config import get_settings
     from burnwatch.errors import BurnwatchError, InputError
     from burnwatch.pipeline import ScanOptions, run_scan
-    from burnwatch.sources.base import parse_aoi
+    from burnwatch.sources.base import inclusive_end, parse_aoi
     from burnwatch.types import AOI, Hotspot
 
     settings = get_settings()
     area: AOI | None = parse_aoi(aoi) if aoi else None
     now = datetime.now(timezone.utc)
-    t_end = end or now
+    t_end = inclusive_end(end) if end else now  # an --end at midnight covers that whole day
     t_start = start or (t_end - timedelta(days=10))
     if t_start > t_end:
-        raise InputError(f"--start {t_start.date()} is after --end {t_end.date()}")
+        raise InputError(f"--start {t_start.isoformat()} is after --end {t_end.isoformat()}")
+    # Files are filtered by date only when dates are given; remote sources always have a window.
+    dated = start is not None or end is not None
+    window = (t_start, t_end) if dated or not files else None
     options = ScanOptions(
         algorithm=algorithm,
         min_confidence=min_confidence,  # type: ignore[arg-type]
@@ -129,8 +132,8 @@ def scan(
     parameters: dict[str, object] = {
         "source": source,
         "aoi": aoi,
-        "start": t_start.isoformat(),
-        "end": t_end.isoformat(),
+        "start": window[0].isoformat() if window else None,
+        "end": window[1].isoformat() if window else None,
     }
     inputs: list[str | Path] = list(files)
     scenes: Iterable[Scene] = []
@@ -145,13 +148,13 @@ def scan(
             raise InputError("--source file needs --band-map (e.g. s2:B9,B11,B12)")
         from burnwatch.sources.local import LocalSource, read_geotiff
 
-        if area is not None or start is not None or end is not None:
+        if area is not None or window is not None:
             local = LocalSource(list(files), band_map, sensor=sensor, time=acq_time, sun_zenith=sun_zenith)
             source_errors = local.errors
             scenes = local.scenes(
                 area or AOI(box(-180, -90, 180, 90), "world"),
-                start or datetime(1970, 1, 1, tzinfo=timezone.utc),
-                end or datetime(2100, 1, 1, tzinfo=timezone.utc),
+                window[0] if window else datetime(1970, 1, 1, tzinfo=timezone.utc),
+                window[1] if window else datetime(2100, 1, 1, tzinfo=timezone.utc),
             )
         else:  # no AOI and no dates: scan every file whole, whatever its date
 
@@ -207,6 +210,7 @@ def scan(
             parameters=parameters,
             progress=progress,
             aoi=area,
+            window=window if source in ("file", "firms") else None,
         )
     errors.extend(str(e) for e in source_errors)
     problems = [*errors, *result.errors]
@@ -220,6 +224,7 @@ def scan(
         f"{f', {len(result.suppressed)} suppressed as static sources' if result.suppressed else ''}"
         f"{f', {result.outside_aoi} outside the AOI left out' if result.outside_aoi else ''}"
         f"{f', {result.duplicates} duplicate(s) dropped' if result.duplicates else ''}"
+        f"{f', {result.outside_window} outside the dates left out' if result.outside_window else ''}"
         f" -> {out_dir}"
     )
     for key in ("hotspots_geojson", "hotspots_gpkg", "map", "manifest"):
