@@ -275,3 +275,50 @@ def test_same_file_name_in_two_folders_are_two_photos(tmp_path: Path) -> None:
     (cut,) = [f for f in res.files if f.name == "cut.jpg"]
     assert cut.messages[0].startswith("101MEDIA/cut.jpg: truncated or corrupt"), cut.messages
     assert ".work" not in (tmp_path / "out" / "report.json").read_text()
+
+
+def _flat_dsm(path: Path, height: float, hole_value: float | None = None, georef: bool = True) -> Path:
+    """A 200 x 200 m flat DSM at ``height`` around the flight; a block of ``hole_value`` (an
+    undeclared no-data value) in its north-west quarter."""
+    import rasterio
+    from affine import Affine
+    from pyproj import Transformer
+
+    x0, y0 = Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True).transform(LON0, LAT0)
+    n, res = 400, 0.5
+    heights = np.full((n, n), height, "float32")
+    if hole_value is not None:
+        heights[:100, :100] = hole_value
+    transform = Affine(res, 0, x0 - 100.0, 0, -res, y0 + 100.0) if georef else Affine.identity()
+    with rasterio.open(
+        path, "w", driver="GTiff", width=n, height=n, count=1, dtype="float32",
+        crs="EPSG:32648", transform=transform,
+    ) as ds:  # fmt: skip
+        ds.write(heights, 1)
+    return path
+
+
+def test_undeclared_nodata_heights_in_a_dsm_are_not_terrain(tmp_path: Path) -> None:
+    """-9999 without a nodata tag: before, the datum check saw a DSM spanning -9999..12 m and
+    stayed silent; rays through the block 'hit' 10 km underground."""
+    _flight(tmp_path / "in")
+    dsm = _flat_dsm(tmp_path / "dsm.tif", TAKEOFF, hole_value=-9999.0)
+    res = ingest_flight(tmp_path / "in", tmp_path / "out", detector_factory=orange_factory, workers=0, dsm=dsm)
+    assert any(
+        "dsm.tif: 10000 DSM cell(s) with heights outside -1000..9000 m (-9999) are taken as no-data" in w
+        for w in res.warnings
+    ), res.warnings
+    assert res.ok_photos == 2 and _max_error(res.hotspots, _markers()) < 0.5
+
+
+def test_a_dsm_without_georeferencing_is_refused(tmp_path: Path) -> None:
+    import warnings
+
+    from burnwatch.errors import CRSError
+    from burnwatch.georef.camera import DSMGround
+
+    dsm = _flat_dsm(tmp_path / "dsm.tif", TAKEOFF, georef=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rasterio's raw NotGeoreferencedWarning stays inside
+        with pytest.raises(CRSError, match="no georeferencing"):
+            DSMGround.open(dsm)

@@ -322,6 +322,27 @@ class FlatGround:
         return origin[None, :] + dirs * t[:, None], hit
 
 
+#: Heights outside this range (m) are no-data sentinels (-9999, -32767, 3.4e38), not terrain:
+#: the lowest land is ~-430 m (Dead Sea shore), the highest 8849 m.
+PLAUSIBLE_HEIGHTS_M = (-1000.0, 9000.0)
+
+
+def _drop_sentinel_heights(data: np.ndarray, path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
+    """NaN for heights no terrain has (a no-data value the file does not declare), and a note."""
+    low, high = PLAUSIBLE_HEIGHTS_M
+    with np.errstate(invalid="ignore"):
+        bad = np.isfinite(data) & ((data < low) | (data > high))
+    n = int(bad.sum())
+    if not n:
+        return data, ()
+    values = ", ".join(f"{v:g}" for v in np.unique(data[bad])[:3])
+    data = np.where(bad, np.nan, data)
+    return data, (
+        f"{Path(path).name}: {n} DSM cell(s) with heights outside {low:.0f}..{high:.0f} m ({values}) "
+        "are taken as no-data (a no-data value the file does not declare)",
+    )
+
+
 class DSMGround:
     """A digital surface model raster; heights in the same vertical datum as the pose.
 
@@ -344,25 +365,35 @@ class DSMGround:
         self.zmin, self.zmax = float(finite.min()), float(finite.max())
         self.zmedian = float(np.median(finite))
         self.step = 0.5 * min(abs(self.transform.a), abs(self.transform.e))
+        self.notes: tuple[str, ...] = ()  # what reading the DSM changed (e.g. sentinel heights)
 
     @classmethod
     def open(cls, path: Path, crs: str | None = None) -> DSMGround:
         """Read a single-band DSM GeoTIFF (nodata -> NaN), reprojected to ``crs`` if given."""
+        import warnings
+
         import rasterio
-        from rasterio.errors import RasterioIOError
+        from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
         try:
-            with rasterio.open(path) as ds:
-                if ds.crs is None:
-                    raise CRSError("DSM has no CRS", path=path)
-                data = ds.read(1, masked=True).astype("float64").filled(np.nan)
-                transform, src_crs = ds.transform, ds.crs.to_string()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)  # checked just below
+                with rasterio.open(path) as ds:
+                    if ds.crs is None:
+                        raise CRSError("DSM has no CRS", path=path)
+                    if ds.transform.is_identity:
+                        raise CRSError("DSM has no georeferencing (no pixel-to-map transform)", path=path)
+                    data = ds.read(1, masked=True).astype("float64").filled(np.nan)
+                    transform, src_crs = ds.transform, ds.crs.to_string()
         except RasterioIOError as exc:
             raise InputError(f"cannot read DSM ({exc})", path=path) from exc
+        data, notes = _drop_sentinel_heights(data, path)
         if crs is not None and not _same_crs(src_crs, crs):
             data, transform = _reproject(data, transform, src_crs, crs)
             src_crs = crs
-        return cls(data, transform, src_crs, source=str(path))
+        dsm = cls(data, transform, src_crs, source=str(path))
+        dsm.notes = notes
+        return dsm
 
     def height_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Bilinear DSM height at CRS coordinates; NaN outside or on nodata."""
