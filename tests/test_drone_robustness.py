@@ -322,3 +322,17 @@ def test_a_dsm_without_georeferencing_is_refused(tmp_path: Path) -> None:
         warnings.simplefilter("error")  # rasterio's raw NotGeoreferencedWarning stays inside
         with pytest.raises(CRSError, match="no georeferencing"):
             DSMGround.open(dsm)
+
+
+def test_absurd_attitude_and_focal_length_are_refused_per_photo(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    _flight(src)
+    write_photo(src / "pitch.jpg", _spec(3), extra_xmp={"GimbalPitchDegree": "-200.0"})
+    write_photo(src / "focal.jpg", _spec(4), extra_xmp={"CalibratedFocalLength": "-916.0"})
+    res = ingest_flight(src, tmp_path / "out", detector_factory=None, workers=0)
+    by = {f.name: f for f in res.files}
+    assert by["pitch.jpg"].status == "error", by["pitch.jpg"]
+    assert "GimbalPitchDegree -200.0 is outside ±180°" in by["pitch.jpg"].messages[0]
+    assert by["focal.jpg"].status == "error", by["focal.jpg"]
+    assert "is not a positive number" in by["focal.jpg"].messages[0]
+    assert res.ok_photos == 2

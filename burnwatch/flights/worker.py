@@ -6,6 +6,7 @@ onnxruntime threads in the parent do not leak into it) and return small picklabl
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,7 +82,20 @@ def validate_meta(meta: PhotoMeta) -> None:
         raise AltitudeError(f"absurd altitude: GPS altitude {meta.abs_alt:.1f} m", path=meta.path)
     if meta.rel_alt is None and meta.abs_alt is None:
         raise AltitudeError("no altitude (neither RelativeAltitude nor GPS altitude)", path=meta.path)
-    intrinsics_from_meta(meta)  # raises when the focal length cannot be known
+    for tag, value, limit in (
+        ("GimbalPitchDegree", meta.gimbal_pitch, 180.0),
+        ("GimbalRollDegree", meta.gimbal_roll, 180.0),
+        ("GimbalYawDegree", meta.gimbal_yaw, 360.0),
+        ("FlightYawDegree", meta.flight_yaw, 360.0),
+    ):
+        if value is not None and not (math.isfinite(value) and abs(value) <= limit):
+            raise InputError(f"absurd attitude: {tag} {value} is outside ±{limit:.0f}°", path=meta.path)
+    intr, source = intrinsics_from_meta(meta)  # raises when the focal length cannot be known
+    if not (intr.fx > 0 and intr.fy > 0 and math.isfinite(intr.fx) and math.isfinite(intr.fy)):
+        raise InputError(
+            f"focal length {intr.fx:g} x {intr.fy:g} px from {source} is not a positive number",
+            path=meta.path,
+        )
 
 
 def load_rgb(path: Path) -> np.ndarray:
