@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -287,3 +288,34 @@ def test_real_landsat7_band_stack(shared_dir: Path) -> None:
     mixed["cirrus"] = other
     with pytest.raises(CRSError):
         read_band_files(mixed, sensor="ETM+", time=datetime(2000, 3, 31), scale=1.0)
+
+
+def _ungeoreferenced_tif(path: Path, gcps: bool = False) -> Path:
+    """A 3-band GeoTIFF that keeps its CRS but has no geotransform (or only a GCP)."""
+    from rasterio.control import GroundControlPoint
+    from rasterio.errors import NotGeoreferencedWarning
+
+    extra: dict[str, object] = {"gcps": [GroundControlPoint(0, 0, 580000.0, 2330000.0)]} if gcps else {}
+    profile = {"driver": "GTiff", "width": 8, "height": 8, "count": 3, "dtype": "float32", "crs": "EPSG:32648"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", **profile, **extra) as ds:
+            ds.write(np.full((3, 8, 8), 0.2, np.float32))
+    return path
+
+
+def test_missing_transform_is_refused_naming_the_file(tmp_path: Path) -> None:
+    ident = _ungeoreferenced_tif(tmp_path / "ident_20230514.tif")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CRSError, match=r"ident_20230514\.tif: no georeferencing: the pixel-to-map transform is missing"):
+            read_geotiff(ident, "s2:B9,B11,B12")
+        with pytest.raises(CRSError, match=r"ident_20230514\.tif: no georeferencing"):
+            read_band_files({"swir2": ident}, sensor="S2A", time=datetime(2023, 5, 14))
+        source = LocalSource([ident], "s2:B9,B11,B12")
+        assert list(source.scenes(parse_aoi("-180,-90,180,90"), datetime(2023, 1, 1), datetime(2024, 1, 1))) == []
+        assert len(source.errors) == 1 and "no georeferencing" in str(source.errors[0])
+        gcp = _ungeoreferenced_tif(tmp_path / "gcp_20230514.tif", gcps=True)
+        with pytest.raises(CRSError, match=r"gcp_20230514\.tif: no georeferencing grid: .*ground control points"):
+            read_geotiff(gcp, "s2:B9,B11,B12")
+    assert not [w for w in caught if "georeferenc" in str(w.message).lower()]  # rasterio's warning stays inside

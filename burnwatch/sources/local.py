@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -65,14 +66,46 @@ def parse_band_map(band_map: Mapping[str, int] | str) -> tuple[dict[str, int], s
 
 def _open(path: Path) -> Any:
     import rasterio
-    from rasterio.errors import RasterioIOError
+    from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
     if not path.exists():
         raise InputError("file not found", path=path)
     try:
-        return rasterio.open(path)
+        with warnings.catch_warnings():
+            # a missing transform is refused by _georef with a clear error instead
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
     except RasterioIOError as exc:
         raise CorruptFileError(f"not a readable raster ({exc})", path=path) from exc
+
+
+_NO_TRANSFORM = (Affine.identity(), Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0))
+
+
+def _georef(ds: Any, path: Path) -> Affine:
+    """The file's pixel-to-map transform; CRSError when the file has none usable.
+
+    GDAL reports a file without a geotransform as the identity matrix (rasterio only warns):
+    read as is, its pixels would land near lon -127.5, lat 0 (or 0, 0 in degrees).
+    """
+    gcps, _ = ds.gcps
+    if gcps or ds.rpcs:
+        raise CRSError(
+            "no georeferencing grid: the file has only ground control points / RPCs; "
+            "warp it to a map grid first (e.g. gdalwarp -t_srs EPSG:32648 in.tif out.tif)",
+            path=path,
+        )
+    transform = Affine(*ds.transform[:6])
+    if transform in _NO_TRANSFORM:
+        raise CRSError(
+            "no georeferencing: the pixel-to-map transform is missing; "
+            "assign one (e.g. gdal_edit.py -a_ullr ULX ULY LRX LRY) or use a georeferenced file",
+            path=path,
+        )
+    if transform.is_degenerate or not all(math.isfinite(v) for v in transform[:6]):
+        shown = tuple(transform[:6])
+        raise CRSError(f"invalid georeferencing: degenerate pixel-to-map transform {shown}", path=path)
+    return transform
 
 
 def _to_reflectance(raw: np.ndarray, nodata: float | None) -> np.ndarray:
@@ -196,6 +229,7 @@ def read_geotiff(
     path = Path(path)
     roles, preset_sensor = parse_band_map(band_map)
     with _open(path) as ds:
+        transform = _georef(ds, path)
         crs = _crs_string(ds, path)
         for role, index in roles.items():
             if index > ds.count:
@@ -207,7 +241,6 @@ def read_geotiff(
         except Exception as exc:  # truncated tiles surface as RasterioIOError or CPLE_* errors
             raise CorruptFileError(f"cannot read pixels ({exc})", path=path) from exc
         when = utc(time) if time is not None else _time_from(ds, path)
-        transform = Affine(*ds.transform[:6])
         zenith = sun_zenith if sun_zenith is not None else _float_tag(ds, "SUN_ZENITH", "SUN_ZENITH_ANGLE")
         azimuth = (
             sun_azimuth if sun_azimuth is not None else _float_tag(ds, "SUN_AZIMUTH", "SUN_AZIMUTH_ANGLE")
@@ -263,7 +296,8 @@ def read_band_files(
             raise InputError(f"unknown spectral role {role!r}; known: {', '.join(BAND_ROLES)}")
         path = Path(raw_path)
         with _open(path) as ds:
-            this = (_crs_string(ds, path), Affine(*ds.transform[:6]), (ds.height, ds.width))
+            transform = _georef(ds, path)
+            this = (_crs_string(ds, path), transform, (ds.height, ds.width))
             try:
                 data[role] = _to_reflectance(ds.read(1), ds.nodata)
             except Exception as exc:
