@@ -491,7 +491,8 @@ class _Fit:
         msg = (
             f"attitude refined from {len(err)} tie points with {len(partners)} photo(s): "
             f"yaw {d[0]:+.2f}°, pitch {d[1]:+.2f}°, roll {d[2]:+.2f}° "
-            f"(sigma {sd[0]:.2f}/{sd[1]:.2f}/{sd[2]:.2f}°), "
+            f"(sigma {sigma.yaw_deg:.2f}/{sigma.pitch_deg:.2f}/{sigma.roll_deg:.2f}° used, formal "
+            f"{sd[0]:.2f}/{sd[1]:.2f}/{sd[2]:.2f}°), "
             f"centre moved {float(np.linalg.norm(d[3:])):.2f} m; tie-point RMS {rms0:.1f} -> {rms1:.1f} px"
         )
         return PhotoRefinement(
