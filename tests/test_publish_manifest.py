@@ -114,3 +114,17 @@ def test_missing_files_and_bad_manifests(run_dir: Path) -> None:
 def test_package_versions_skip_missing() -> None:
     versions = package_versions(["numpy", "surely-not-installed-pkg"])
     assert set(versions) == {"numpy"}
+
+
+def test_missing_inputs_can_be_recorded_instead_of_raising(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    here = tmp_path / "here.csv"
+    here.write_text("a\n", encoding="utf-8")
+    gone = tmp_path / "gone.tif"
+    with pytest.raises(InputError, match="does not exist"):
+        write_manifest(out / "manifest.json", [here, gone], [], {}, {})
+    path = write_manifest(out / "manifest.json", [here, gone], [], {}, {}, missing_inputs="record")
+    inputs = json.loads(path.read_text(encoding="utf-8"))["inputs"]
+    assert [r["kind"] for r in inputs] == ["file", "missing"] and inputs[1]["path"] == str(gone.resolve())
+    assert verify_manifest(path) == []  # a missing input is not a changed file

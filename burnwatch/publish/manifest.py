@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from burnwatch import __version__
 from burnwatch.errors import BurnwatchError, CorruptFileError, InputError
@@ -119,7 +119,7 @@ class FileRecord:
     """One input or output: ``path`` (relative to the manifest when below it), its size in
     bytes and SHA-256; remote inputs have ``request`` and ``sha256`` of the request instead."""
 
-    kind: str  # "file" | "remote"
+    kind: str  # "file" | "remote" | "missing" / "unreadable" (write_manifest(missing_inputs="record"))
     path: str | None = None
     bytes: int | None = None
     sha256: str | None = None
@@ -189,7 +189,12 @@ def _redact(value: str, secrets: Sequence[str]) -> str:
     return value
 
 
-def _input_records(inputs: Sequence[InputRef], base: Path, secrets: Sequence[str]) -> list[FileRecord]:
+def _input_records(
+    inputs: Sequence[InputRef],
+    base: Path,
+    secrets: Sequence[str],
+    missing: Literal["raise", "record"] = "raise",
+) -> list[FileRecord]:
     records: list[FileRecord] = []
     for ref in inputs:
         if isinstance(ref, Mapping):
@@ -199,8 +204,17 @@ def _input_records(inputs: Sequence[InputRef], base: Path, secrets: Sequence[str
         path = Path(ref)
         if isinstance(ref, Path) or path.exists():
             if not path.exists():
-                raise InputError("input file does not exist", path=path)
-            records += [_file_record(p, base) for p in _expand(path)]
+                if missing == "raise":
+                    raise InputError("input file does not exist", path=path)
+                records.append(FileRecord("missing", _rel(path, base)))
+                continue
+            for p in _expand(path):
+                try:
+                    records.append(_file_record(p, base))
+                except OSError:
+                    if missing == "raise":
+                        raise
+                    records.append(FileRecord("unreadable", _rel(p, base)))
         else:  # a URL or request description
             clean_text = _redact(str(ref), secrets)
             records.append(FileRecord("remote", request=clean_text, sha256=request_hash(clean_text)))
@@ -218,6 +232,7 @@ def write_manifest(
     finished: datetime | None = None,
     command: Sequence[str] | None = None,
     redact: Sequence[str] = (),
+    missing_inputs: Literal["raise", "record"] = "raise",
 ) -> Path:
     """Write the run manifest JSON to ``path`` and return it.
 
@@ -226,7 +241,10 @@ def write_manifest(
     ``str`` that is not an existing path is taken as remote. ``outputs``: files or folders
     (every file below is hashed); each must exist. ``started``/``finished`` are the run's UTC
     times (``finished`` defaults to now, ``started`` to ``finished``). ``redact`` lists extra
-    secret strings to mask; the settings' secrets are always masked.
+    secret strings to mask; the settings' secrets are always masked. ``missing_inputs="record"``
+    lists an input path that does not exist (or cannot be read) as ``kind: "missing"``
+    (``"unreadable"``) instead of raising: a run that reports per-file errors still gets its
+    manifest.
     """
     path = Path(path)
     base = path.parent
@@ -245,7 +263,7 @@ def write_manifest(
         finished_utc=finished.astimezone(timezone.utc).isoformat(),
         parameters=dict(parameters),
         algorithms={str(k): str(v) for k, v in algorithms.items()},
-        inputs=_input_records(inputs, base, secrets),
+        inputs=_input_records(inputs, base, secrets, missing_inputs),
         outputs=out_records,
         command=list(command) if command is not None else None,
     )
