@@ -115,3 +115,10 @@ def test_demo_kilns_suppressed_end_to_end(tmp_path: Path) -> None:
     assert len(suppressed) == len(demo.static_sources) == 2
     assert len(kept) == len([f for f in demo.fires if f.above_limit])
     assert all(h.flags[0].startswith("static_source:brick-kiln") for h in suppressed)
+
+
+def test_a_table_without_geometries_is_one_input_error(tmp_path: Path) -> None:
+    table = tmp_path / "kilns.csv"
+    table.write_text("name,lon,lat\nkiln,105.2,20.2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"kilns\.csv: exclusion layer has no geometries"):
+        load_exclusion_zones(table)

@@ -52,6 +52,9 @@ def load_exclusion_zones(
         frame = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several unrelated types for bad files
         raise CorruptFileError(f"cannot read exclusion layer ({exc})", path=path) from exc
+    if not isinstance(frame, gpd.GeoDataFrame):
+        # e.g. a CSV without WKT/geometry: pyogrio reads it as a plain table
+        raise InputError("exclusion layer has no geometries (not a vector layer?)", path=path)
     if frame.empty:
         log.warning("%s: exclusion layer has no features", path)
         return []
