@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from burnwatch.errors import BurnwatchError
+from burnwatch.errors import BurnwatchError, InputError
 from burnwatch.types import AOI, Hotspot, Scene
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from burnwatch.detect.exclusion import ExclusionZone
     from burnwatch.publish.quicklook import Overlay
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,7 @@ class SceneProduct:
     fire_cog: Path
     overlays: tuple[Overlay, ...]  # quicklook and fire mask, PNGs also written beside the COG
     seconds: float
+    valid_pixels: int = -1  # pixels the detector could test (-1: not known)
 
 
 @dataclass
@@ -80,11 +84,38 @@ class ScanResult:
     hotspots: list[Hotspot]
     suppressed: list[Hotspot]
     products: list[SceneProduct]
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # per-input and per-scene problems, each once
     outputs: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # e.g. a scene without one valid pixel
     outside_aoi: int = 0  # hotspots dropped because their point lies outside the AOI
     duplicates: int = 0  # hotspots dropped as repeats of an earlier one (same natural_key)
     outside_window: int = 0  # hotspots dropped because acquired outside the scan's dates
+
+
+def prepare_out_dir(out_dir: Path) -> Path:
+    """Create the output folder (and parents); one :class:`InputError` naming it if that fails."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise InputError("cannot create the output folder: a file is in the way", path=out_dir) from exc
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder ({exc.strerror or exc})", path=out_dir) from exc
+    return out_dir
+
+
+def _valid_pixels(scene: Scene, masks: Mapping[str, np.ndarray]) -> int:
+    import numpy as np
+
+    valid = masks.get("valid")
+    if valid is None:
+        valid = np.all([np.isfinite(b) for b in scene.bands.values()], axis=0)
+    return int(np.count_nonzero(valid))
+
+
+def _scene_error(scene_id: str, message: str) -> str:
+    """``scene <id>: <message>``, without doubling a prefix the message already has."""
+    return message if message.startswith(f"scene {scene_id}") else f"scene {scene_id}: {message}"
 
 
 def _safe_name(text: str) -> str:
@@ -142,24 +173,37 @@ def process_scene(scene: Scene, out_dir: Path, options: ScanOptions = ScanOption
         fire_cog=cog,
         overlays=tuple(overlays),
         seconds=time.perf_counter() - started,
+        valid_pixels=_valid_pixels(scene, result.masks),
+    )
+
+
+def load_exclusion_layer(options: ScanOptions) -> list[ExclusionZone] | None:
+    """The configured exclusion zones (None without ``options.exclusions``); InputError naming
+    the file when it cannot be used. Call before any scene is fetched."""
+    if options.exclusions is None:
+        return None
+    from burnwatch.detect.exclusion import load_exclusion_zones
+
+    return load_exclusion_zones(
+        options.exclusions, name_field=options.exclusion_name_field, buffer_m=options.exclusion_buffer_m
     )
 
 
 def apply_exclusion_layer(
-    hotspots: Sequence[Hotspot], options: ScanOptions
+    hotspots: Sequence[Hotspot], options: ScanOptions, zones: Sequence[ExclusionZone] | None = None
 ) -> tuple[list[Hotspot], list[Hotspot]]:
     """Split hotspots into (kept, suppressed) by the exclusion layer, if one is configured.
 
-    Suppressed hotspots keep a ``static_source:<name>`` flag plus ``suppressed``, are
-    written to their own layer and listed on the map: never silently dropped.
+    ``zones`` already loaded (:func:`load_exclusion_layer`) are used as they are. Suppressed
+    hotspots keep a ``static_source:<name>`` flag plus ``suppressed``, are written to their
+    own layer and listed on the map: never silently dropped.
     """
-    if options.exclusions is None:
+    if zones is None:
+        zones = load_exclusion_layer(options)
+    if zones is None:
         return list(hotspots), []
-    from burnwatch.detect.exclusion import apply_exclusions, load_exclusion_zones
+    from burnwatch.detect.exclusion import apply_exclusions
 
-    zones = load_exclusion_zones(
-        options.exclusions, name_field=options.exclusion_name_field, buffer_m=options.exclusion_buffer_m
-    )
     kept, suppressed = apply_exclusions(hotspots, zones)
     suppressed = [h if "suppressed" in h.flags else h.with_flags("suppressed") for h in suppressed]
     for h in suppressed:
@@ -214,6 +258,8 @@ def run_scan(
     total: int | None = None,
     aoi: AOI | None = None,
     window: tuple[datetime, datetime] | None = None,
+    input_errors: Sequence[BurnwatchError | str] = (),
+    exclusion_zones: Sequence[ExclusionZone] | None = None,
 ) -> ScanResult:
     """Run a scan over ``scenes`` (any iterable, e.g. a source's ``.scenes(...)``) and publish.
 
@@ -228,24 +274,34 @@ def run_scan(
     (``counts.outside_window``): hotspot files such as FIRMS CSVs are not filtered by date
     when read. Hotspots found twice (overlapping FIRMS exports, repeated rows, a scene given twice) are
     kept once, by :attr:`Hotspot.natural_key` (``counts.duplicates``).
+
+    ``input_errors`` (files that could not be read, bad CSV rows, failed requests) are read
+    after the scenes are consumed, so a source's live ``.errors`` list can be passed; they
+    come first in :attr:`ScanResult.errors` and the manifest's ``errors``, then the scenes
+    that failed. Inputs that do not exist are listed in the manifest as ``missing``.
+    The exclusion layer is loaded before the first scene (or ``exclusion_zones`` used).
     """
     from burnwatch.publish.manifest import write_manifest
     from burnwatch.publish.vector import write_hotspots
     from burnwatch.publish.webmap import hotspot_map
 
     started = datetime.now(timezone.utc)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = prepare_out_dir(out_dir)
+    zones = exclusion_zones if exclusion_zones is not None else load_exclusion_layer(options)
     products: list[SceneProduct] = []
-    errors: list[str] = []
+    scene_errors: list[str] = []
+    warnings: list[str] = []
     for done, scene in enumerate(scenes, start=1):
         try:
             product = process_scene(scene, out_dir, options)
         except BurnwatchError as exc:
-            errors.append(f"scene {scene.scene_id}: {exc.message}")
-            log.error("scene %s: %s", scene.scene_id, exc.message)
+            # Reported once, by the caller, from ScanResult.errors (logged at INFO only).
+            scene_errors.append(_scene_error(scene.scene_id, exc.message))
+            log.info("%s", scene_errors[-1])
         else:
             products.append(product)
+            if product.valid_pixels == 0:
+                warnings.append(f"scene {scene.scene_id}: no valid pixel (all nodata or masked)")
         if progress:
             progress(done, total, scene.scene_id)
 
@@ -253,7 +309,8 @@ def run_scan(
     found, outside_aoi = clip_to_aoi(found, aoi)
     found, outside_window = within_window(found, window)
     found, duplicates = drop_duplicates(found)
-    kept, suppressed = apply_exclusion_layer(found, options)
+    errors = [e.message if isinstance(e, BurnwatchError) else str(e) for e in input_errors] + scene_errors
+    kept, suppressed = apply_exclusion_layer(found, options, zones)
     outputs: dict[str, Path] = {
         "hotspots_geojson": write_hotspots(kept, out_dir / "hotspots.geojson"),
         "hotspots_gpkg": write_hotspots(kept, out_dir / "hotspots.gpkg"),
@@ -283,12 +340,14 @@ def run_scan(
                 "algorithm": p.algorithm,
                 "tests_run": list(p.tests_run),
                 "fire_pixels": p.fire_pixels,
+                "valid_pixels": p.valid_pixels,
                 "hotspots": len(p.hotspots),
                 "seconds": round(p.seconds, 3),
             }
             for p in products
         ],
         "errors": errors,
+        "warnings": warnings,
         "counts": {"hotspots": len(kept), "suppressed": len(suppressed), "outside_aoi": outside_aoi,
                    "outside_window": outside_window, "duplicates": duplicates},
     }
@@ -299,6 +358,7 @@ def run_scan(
         parameters=params,
         algorithms=algorithms,
         started=started,
+        missing_inputs="record",
     )
     return ScanResult(out_dir, kept, suppressed, products, errors, outputs, outside_aoi=outside_aoi,
-                      duplicates=duplicates, outside_window=outside_window)
+                      duplicates=duplicates, outside_window=outside_window, warnings=warnings)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rasterio
 from affine import Affine
 from click.testing import CliRunner, Result
@@ -140,3 +142,104 @@ def test_end_date_at_midnight_is_the_whole_day(tmp_path: Path) -> None:
                   "--start", "2024-10-12T01:00", "--end", "2024-10-12", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert len(read_hotspots(out / "hotspots.geojson")) == 1
+
+
+def test_per_file_errors_are_reported_once_and_the_good_files_scanned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = fire_tif(tmp_path / "good_20241012.tif", FIRES[:1])
+    garbage = tmp_path / "garbage_20241012.tif"
+    garbage.write_bytes(b"not a GeoTIFF at all")
+    nodate = fire_tif(tmp_path / "nodate.tif", FIRES[:1])
+    missing = tmp_path / "missing_20241012.tif"
+    out = tmp_path / "o"
+    with caplog.at_level(logging.WARNING):
+        result = scan("--source", "file", "--file", str(good), "--file", str(missing), "--file", str(garbage),
+                      "--file", str(nodate), "--band-map", BAND_MAP, "--out", str(out))
+    assert result.exit_code == 0, result.output  # something was scanned
+    for bad in (missing, garbage, nodate):
+        assert sum(bad.name in line for line in result.output.splitlines()) == 1, result.output
+    assert not [r for r in caplog.records if r.name.startswith("burnwatch.sources")]  # not logged twice
+    data = manifest(out)
+    assert len(data["parameters"]["errors"]) == 3
+    assert {"path": str(missing.resolve()), "kind": "missing"} in data["inputs"]
+    assert len(read_hotspots(out / "hotspots.geojson")) == 1
+
+    nothing = scan("--source", "file", "--file", str(missing), "--file", str(garbage), "--band-map", BAND_MAP,
+                   "--out", str(tmp_path / "none"))
+    assert nothing.exit_code == 2
+    assert "Error: nothing could be scanned (2 problem(s) above)" in nothing.output
+    assert sum(garbage.name in line for line in nothing.output.splitlines()) == 1
+    assert (tmp_path / "none" / "manifest.json").exists()
+
+
+def test_one_bad_firms_csv_does_not_stop_the_others(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    good = viirs_csv(tmp_path / "good.csv", row(20.2, 105.2), "20.3,abc,1,1,1,2024-10-12,0612,N,VIIRS,h,2,1,1,D")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    out = tmp_path / "o"
+    with caplog.at_level(logging.WARNING):
+        result = scan("--source", "firms", "--file", str(empty), "--file", str(good),
+                      "--file", str(tmp_path / "gone.csv"), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(read_hotspots(out / "hotspots.geojson")) == 1
+    assert result.output.count("empty.csv") == 1 and result.output.count("gone.csv") == 1
+    assert result.output.count("row 3") == 1
+    assert not [r for r in caplog.records if r.name.startswith("burnwatch.sources")]
+    errors = manifest(out)["parameters"]["errors"]
+    assert len(errors) == 3 and any("row 3" in e for e in errors)
+
+
+def test_exclusion_layer_is_checked_before_scanning(tmp_path: Path) -> None:
+    tif = fire_tif(tmp_path / "scene_20241012.tif", FIRES[:1])
+    table = viirs_csv(tmp_path / "table.csv", row(20.2, 105.2))
+    out = tmp_path / "o"
+    result = scan("--source", "file", "--file", str(tif), "--band-map", BAND_MAP, "--exclusions", str(table),
+                  "--out", str(out))
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "Error:" in result.output and "table.csv" in result.output and "no geometries" in result.output
+    noname = tmp_path / "kilns.geojson"
+    noname.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"label": "kiln"},
+        "geometry": {"type": "Point", "coordinates": [105.2, 20.2]}}]}), encoding="utf-8")
+    result = scan("--source", "file", "--file", str(tif), "--band-map", BAND_MAP, "--exclusions", str(noname),
+                  "--out", str(out))
+    assert result.exit_code == 2 and "kilns.geojson" in result.output and "'name'" in result.output
+    assert not (out / "scenes").exists()  # refused before any scene was processed
+
+
+def test_out_below_a_file_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    csv = viirs_csv(tmp_path / "f.csv", row(20.2, 105.2))
+    result = scan("--source", "firms", "--file", str(csv), "--out", str(tmp_path / "afile" / "sub"))
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert "Error:" in result.output and "a file is in the way" in result.output
+
+
+def test_empty_scans_say_why(tmp_path: Path) -> None:
+    tif = fire_tif(tmp_path / "scene_20241012.tif", FIRES[:1])
+    far = scan("--source", "file", "--file", str(tif), "--band-map", BAND_MAP, "--aoi", "-123.3,58.0,-123.2,58.1",
+               "--out", str(tmp_path / "far"))
+    assert far.exit_code == 0, far.output
+    assert "warning:" in far.output and "does not overlap the AOI" in far.output
+    late = scan("--source", "file", "--file", str(tif), "--band-map", BAND_MAP, "--start", "2025-01-01",
+                "--out", str(tmp_path / "late"))
+    assert late.exit_code == 0, late.output
+    assert "warning:" in late.output and "acquired 2024-10-12" in late.output
+
+
+def test_scene_without_a_valid_pixel_is_a_warning_and_errors_are_not_prefixed_twice(tmp_path: Path) -> None:
+    from burnwatch.pipeline import run_scan
+    from burnwatch.types import Scene
+
+    nan = np.full((40, 40), np.nan, np.float32)
+    blank = Scene("blank", "sentinel2", "MSI", datetime(2024, 10, 12, tzinfo=timezone.utc), "EPSG:32648", T0,
+                  {"nir": nan, "swir1": nan, "swir2": nan, "red": nan}, sun_zenith=35.0)
+    no_swir = Scene("noswir", "sentinel2", "MSI", datetime(2024, 10, 12, tzinfo=timezone.utc), "EPSG:32648",
+                    T0, {"red": nan + 0.1}, sun_zenith=35.0)
+    result = run_scan([blank, no_swir], tmp_path / "o")
+    assert result.warnings == ["scene blank: no valid pixel (all nodata or masked)"]
+    (error,) = result.errors
+    assert error.startswith("scene noswir: ") and error.count("scene noswir") == 1, error
+    data = manifest(tmp_path / "o")["parameters"]
+    assert data["warnings"] == result.warnings and data["errors"] == result.errors

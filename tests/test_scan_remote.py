@@ -146,6 +146,9 @@ def test_sentinel2_scan_500_exhausts_retries_with_a_clear_error(
         result = _scan(_sentinel_args(tmp_path / "s2"))
     assert result.exit_code != 0
     assert "500" in result.output and "Error:" in result.output
+    # the failed day once (a warning: line), then what it means; not repeated in the Error: line
+    assert sum("500" in line for line in result.output.splitlines()) == 1, result.output
+    assert "Error: nothing could be scanned (1 problem(s) above)" in result.output
 
 
 def test_sentinel2_scan_with_a_bad_secret_is_an_auth_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -193,4 +196,21 @@ def test_firms_scan_with_a_bad_key(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         result = _scan(["--source", "firms", "--aoi", AOI, "--start", "2024-10-12", "--end", "2024-10-12",
                         "--out", str(tmp_path / "firms")])
     assert (result.exit_code != 0 and "MAP_KEY" in result.output.upper()) or "key" in result.output
+    assert FIRMS_KEY not in result.output
+
+
+def test_firms_api_bad_rows_are_echoed_once_and_in_the_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = FIRMS_CSV + "20.98,105.94,330.0,0.39,0.36,2024-10-12,0612,N,VIIRS,x,2.0NRT,289.5,4.1,D\n"
+    with FakeServer() as server:
+        server.add("GET", "/api/area/csv/", Reply.text(bad))
+        _point_at(server, monkeypatch)
+        result = _scan(["--source", "firms", "--aoi", AOI, "--start", "2024-10-12", "--end", "2024-10-12",
+                        "--out", str(tmp_path / "firms")])
+    assert result.exit_code == 0, result.output
+    assert sum("row 4" in line for line in result.output.splitlines()) == 1, result.output
+    assert len(read_hotspots(tmp_path / "firms" / "hotspots.geojson")) == 2
+    manifest = json.loads((tmp_path / "firms" / "manifest.json").read_text(encoding="utf-8"))
+    assert any("row 4" in e for e in manifest["parameters"]["errors"])
     assert FIRMS_KEY not in result.output
