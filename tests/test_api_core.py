@@ -401,3 +401,107 @@ def test_unreadable_evidence_photos_are_422_naming_the_uploaded_file(
     assert out["error"] == "corrupt_file" and out["detail"].startswith(f"{name}: "), out
     assert all(w in out["detail"] for w in words), out
     assert "/tmp" not in out["detail"] and "burnwatch-upload" not in out["detail"]
+
+
+def _more_incidents(url: str) -> None:
+    """Six more incidents, far apart, whose hotspots share one time (ties for the pages)."""
+    from dbfixtures import make_hotspot
+
+    from burnwatch.store.db import session_scope
+    from burnwatch.store.ingest import ScanRecord, ingest_hotspots
+
+    spots = [make_hotspot(105.0 + 0.2 * k, 21.0, "2024-03-05T03:30:00", confidence=0.6) for k in range(6)]
+    with session_scope(url) as s:
+        ingest_hotspots(s, spots, ScanRecord(kind="scan", source="sentinel2", label="more", input_hashes={"m": "1"}))
+
+
+def _placemarks(kml: bytes) -> list[tuple[str, str, str]]:
+    import xml.etree.ElementTree as ET
+
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    return [
+        (
+            pm.findtext("k:name", "", ns),
+            pm.findtext("k:description", "", ns),
+            " ".join((c.text or "").split()) if (c := pm.find(".//k:coordinates", ns)) is not None else "",
+        )
+        for pm in ET.fromstring(kml).iter("{http://www.opengis.net/kml/2.2}Placemark")
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "geojson", "kml", "gpkg"])
+def test_exports_hold_every_matching_row_read_a_page_at_a_time(
+    api: ApiEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: object, fmt: str
+) -> None:
+    """Exports used to stop silently at queries.MAX_LIMIT rows. Now every matching row is
+    written, read from the database a page at a time (pages of 2 here, across tied times),
+    and the file is the library export's (burnwatch.incidents.exports) of the same rows."""
+    from pathlib import Path
+
+    import geopandas as gpd
+
+    from burnwatch.api import queries
+    from burnwatch.incidents import exports
+    from burnwatch.publish.vector import hotspot_properties, read_hotspots
+    from burnwatch.store.db import session_scope
+
+    _more_incidents(api.settings.database_url)
+    monkeypatch.setattr(queries, "MAX_LIMIT", 2)  # what the old exports stopped at
+    monkeypatch.setattr(queries, "EXPORT_PAGE", 2)
+    pages: list[int] = []
+    for name in ("incident_pages", "hotspot_pages"):
+        original = getattr(queries, name)
+
+        def spy(*args: object, _original: object = original, **kwargs: object) -> object:
+            for page in _original(*args, **kwargs):  # type: ignore[operator]
+                pages.append(len(page))
+                yield page
+
+        monkeypatch.setattr(queries, name, spy)
+    out = Path(str(tmp_path))
+    h = api.headers("analyst")
+    with session_scope(api.settings.database_url) as s:
+        incs, n_inc = queries.incidents(s, queries.Filters(), 10_000, 0)
+        rows, n_hs = queries.hotspots(s, queries.Filters(), 10_000, 0)
+        assert (n_inc, n_hs) == (8, 9)
+        exports.export_incidents([i for i, _ in incs], out / f"lib_incidents.{fmt}", {i.id: c for i, c in incs if c})
+        exports.export_hotspots(rows, out / f"lib_hotspots.{fmt}")
+    for kind in ("incidents", "hotspots"):
+        pages.clear()
+        r = api.client.get(f"/api/{kind}/export.{fmt}", headers=h)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-disposition"] == f'attachment; filename="{kind}.{fmt}"'
+        lib = out / f"lib_{kind}.{fmt}"
+        got = out / f"got_{kind}.{fmt}"
+        got.write_bytes(r.content)
+        if fmt == "csv":
+            assert r.content == lib.read_bytes()
+        elif fmt == "geojson":
+            assert json.loads(r.content) == json.loads(lib.read_text(encoding="utf-8"))
+        elif fmt == "kml":
+            assert _placemarks(r.content) == _placemarks(lib.read_bytes())
+        elif kind == "hotspots":
+            assert [hotspot_properties(x) for x in read_hotspots(got)] == [
+                hotspot_properties(x) for x in read_hotspots(lib)
+            ]
+            for layer in ("hotspots", "hotspot_points"):
+                assert len(gpd.read_file(got, layer=layer)) == 9
+        else:
+            mine, theirs = gpd.read_file(got, layer="incidents"), gpd.read_file(lib, layer="incidents")
+            assert mine.drop(columns="geometry").to_dict("records") == theirs.drop(columns="geometry").to_dict(
+                "records"
+            )
+            assert list(mine.geometry.to_wkt()) == list(theirs.geometry.to_wkt())
+        assert pages and max(pages) <= 2 and sum(pages) == (8 if kind == "incidents" else 9)
+
+
+def test_empty_exports_are_valid_files(api: ApiEnv) -> None:
+    h = api.headers("analyst")
+    none = {"start": "2030-01-01T00:00:00Z"}
+    assert api.client.get("/api/incidents/export.csv", params=none, headers=h).text == "incident_id,wkt\r\n"
+    fc = json.loads(api.client.get("/api/hotspots/export.geojson", params=none, headers=h).content)
+    assert fc["features"] == [] and fc["burnwatch:schema"] == 1
+    kml = api.client.get("/api/incidents/export.kml", params=none, headers=h)
+    assert _placemarks(kml.content) == []
+    gpkg = api.client.get("/api/hotspots/export.gpkg", params=none, headers=h)
+    assert gpkg.status_code == 200 and gpkg.content[:15] == b"SQLite format 3"

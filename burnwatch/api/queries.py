@@ -7,6 +7,7 @@ Bounding boxes are WGS84 ``(min_lon, min_lat, max_lon, max_lat)``; times are awa
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -14,7 +15,18 @@ from typing import Any, NamedTuple, cast
 import orjson
 import shapely
 from shapely.geometry import mapping
-from sqlalchemy import ColumnElement, LargeBinary, ScalarSelect, Select, exists, func, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    LargeBinary,
+    ScalarSelect,
+    Select,
+    and_,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, aliased, defer
 
 from burnwatch.errors import InputError
@@ -23,6 +35,8 @@ from burnwatch.store.models import Case, HotspotRow, Incident
 
 BBox = tuple[float, float, float, float]
 MAX_LIMIT = 5000
+#: Rows per database read when an export walks every matching row.
+EXPORT_PAGE = 1000
 OUT_OF_CALENDAR = "is out of range: in UTC it falls outside years 1-9999"
 
 
@@ -88,11 +102,15 @@ def lat_span(session: Session) -> float:
     return float(span or 0.0)
 
 
-def incident_where(f: Filters, span: float | None = None) -> list[ColumnElement[bool]]:
+def incident_where(f: Filters, span: float | None = None, by_time: bool = False) -> list[ColumnElement[bool]]:
     """WHERE clauses on ``incidents`` alone for active incidents matching ``f``. With
     ``span`` (:func:`lat_span`) the bbox test also bounds ``min_lat`` from below, so the
-    B-tree range on ``ix_incidents_bbox`` is tight instead of half the table."""
-    where: list[ColumnElement[bool]] = [Incident.status == "active"]
+    B-tree range on ``ix_incidents_bbox`` is tight instead of half the table. ``by_time``
+    writes the status test as an expression (``status || ''``) so that SQLite walks the
+    ``last_seen`` index instead of reading every active incident and sorting them (what a
+    walk through all matches, page after page, needs; like ``lat + 0`` in :func:`hotspot_stmt`)."""
+    status = Incident.status.concat("") if by_time else Incident.status
+    where: list[ColumnElement[bool]] = [status == "active"]
     if f.bbox is not None:
         x0, y0, x1, y1 = f.bbox
         where += [
@@ -127,10 +145,10 @@ def _latest_case_id() -> ScalarSelect[Any]:
     )
 
 
-def incident_stmt(f: Filters, span: float | None = None) -> Select[Any]:
+def incident_stmt(f: Filters, span: float | None = None, by_time: bool = False) -> Select[Any]:
     """Active incidents matching ``f`` with their latest case (outer join)."""
     stmt = select(Incident, Case).outerjoin(Case, Case.id == _latest_case_id())
-    return cast("Select[Any]", stmt.where(*incident_where(f, span)))
+    return cast("Select[Any]", stmt.where(*incident_where(f, span, by_time)))
 
 
 def count_incidents(session: Session, f: Filters, span: float | None = None) -> int:
@@ -148,6 +166,52 @@ def incidents(
         incident_stmt(f, span).order_by(Incident.last_seen.desc(), Incident.id).limit(limit).offset(offset)
     )
     return [(r[0], r[1]) for r in rows], total
+
+
+def incident_pages(
+    sessions: Callable[[], Session], f: Filters, size: int | None = None
+) -> Iterator[list[tuple[Incident, Case | None]]]:
+    """Every active incident matching ``f`` with its latest case, newest first, in pages of
+    ``size`` (default :data:`EXPORT_PAGE`): keyset pagination on (last_seen, id), each page
+    read in its own short session (no transaction stays open while a page is sent; memory
+    holds one page)."""
+    size = size or EXPORT_PAGE
+    after: tuple[datetime, int] | None = None
+    while True:
+        with sessions() as session:
+            stmt = incident_stmt(f, by_time=True)
+            if after is not None:
+                stmt = stmt.where(_after(Incident.last_seen, Incident.id, after))
+            rows = session.execute(stmt.order_by(Incident.last_seen.desc(), Incident.id).limit(size)).all()
+        if not rows:
+            return
+        yield [(r[0], r[1]) for r in rows]
+        after = (rows[-1][0].last_seen, rows[-1][0].id)
+
+
+def hotspot_pages(
+    sessions: Callable[[], Session], f: Filters, size: int | None = None
+) -> Iterator[list[HotspotRow]]:
+    """Every hotspot matching ``f``, newest first, in pages of ``size`` (keyset pagination
+    on (time, id), one short session per page, like :func:`incident_pages`)."""
+    size = size or EXPORT_PAGE
+    after: tuple[datetime, int] | None = None
+    while True:
+        with sessions() as session:
+            stmt = hotspot_stmt(f, bbox_index=False)  # walk the time index, never sort a box
+            if after is not None:
+                stmt = stmt.where(_after(HotspotRow.time, HotspotRow.id, after))
+            rows = list(session.scalars(stmt.order_by(HotspotRow.time.desc(), HotspotRow.id).limit(size)))
+        if not rows:
+            return
+        yield rows
+        after = (rows[-1].time, rows[-1].id)
+
+
+def _after(time: Any, row_id: Any, last: tuple[datetime, int]) -> ColumnElement[bool]:
+    """Rows after ``last`` in (time descending, id ascending) order. ``time <= t`` on its own
+    lets the time index start the walk at ``t`` instead of scanning from the newest row."""
+    return and_(time <= last[0], or_(time < last[0], row_id > last[1]))
 
 
 INCIDENT_COLUMNS = (

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime
+from itertools import chain, islice
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Path as PathParam
 from fastapi import Query
 from starlette.background import BackgroundTask
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, StreamingResponse
 
 from burnwatch.api.auth import Principal, province_scope
 from burnwatch.api.queries import OUT_OF_CALENDAR, Filters, parse_bbox
@@ -23,6 +25,7 @@ MAX_ID = 2**31 - 1
 RowId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="a row id (1 to 2**31 - 1)")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="rows to skip (0 to 2**31 - 1)")]
 
+T = TypeVar("T")
 MEDIA_TYPES = {
     "geojson": "application/geo+json",
     "gpkg": "application/geopackage+sqlite3",
@@ -69,10 +72,27 @@ def scoped(f: Filters, p: Principal) -> Filters:
     return replace(f, province=province_scope(p, f.province))
 
 
-def export_file(fmt: str, stem: str) -> tuple[Path, BackgroundTask]:
-    """A fresh temporary path ``<tmp>/<stem>.<fmt>`` and the task that removes it afterwards."""
+def check_format(fmt: str) -> None:
     if fmt not in MEDIA_TYPES:
         raise InputError(f"unsupported export format {fmt!r} (use {', '.join(MEDIA_TYPES)})")
+
+
+def first_read(pages: Iterator[T]) -> Iterator[T]:
+    """``pages`` with the first one read now, in the route: a database error then is a JSON
+    error answer, not a response cut short after its headers."""
+    first = list(islice(pages, 1))
+    return chain(first, pages)
+
+
+def streamed(fmt: str, stem: str, chunks: Iterator[str]) -> StreamingResponse:
+    """An export streamed as it is written (no size known in advance, no temporary file)."""
+    headers = {"Content-Disposition": f'attachment; filename="{stem}.{fmt}"'}
+    return StreamingResponse(chunks, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def export_file(fmt: str, stem: str) -> tuple[Path, BackgroundTask]:
+    """A fresh temporary path ``<tmp>/<stem>.<fmt>`` and the task that removes it afterwards."""
+    check_format(fmt)
     folder = Path(tempfile.mkdtemp(prefix="burnwatch-export-"))
 
     def _cleanup() -> None:

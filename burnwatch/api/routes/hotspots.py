@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 from burnwatch.api import queries
 from burnwatch.api.auth import CASE_ROLES, STAFF, Principal, allow, db_session, principal
-from burnwatch.api.routes.common import Offset, export_file, file_response, filter_params, scoped
+from burnwatch.api.routes.common import (
+    Offset,
+    check_format,
+    export_file,
+    file_response,
+    filter_params,
+    first_read,
+    scoped,
+    streamed,
+)
 
 router = APIRouter(tags=["hotspots"])
 
@@ -38,17 +47,21 @@ def list_hotspots(
     return Response(queries.feature_collection(features, **members), media_type="application/geo+json")
 
 
-@router.get("/api/hotspots/export.{fmt}", dependencies=[allow(*CASE_ROLES)])
+@router.get("/api/hotspots/export.{fmt}", dependencies=[allow(*CASE_ROLES)], response_model=None)
 def export_hotspots(
     fmt: str,
+    request: Request,
     f: Annotated[queries.Filters, Depends(filter_params)],
     p: Annotated[Principal, Depends(principal)],
-    db: Annotated[Session, Depends(db_session)],
-) -> FileResponse:
-    """Hotspots as GeoJSON/GeoPackage (the shared hotspot schema), CSV or KML."""
-    from burnwatch.incidents.exports import export_hotspots as write
+) -> Response:
+    """Every matching hotspot (newest first) as GeoJSON/GeoPackage (the shared hotspot schema),
+    CSV or KML: read from the database a page at a time, CSV/GeoJSON/KML streamed as written."""
+    from burnwatch.api.export_stream import hotspot_chunks, write_hotspots_gpkg
 
+    check_format(fmt)
+    pages = first_read(queries.hotspot_pages(request.app.state.sessions, scoped(f, p)))
+    if fmt != "gpkg":
+        return streamed(fmt, "hotspots", hotspot_chunks(fmt, pages))
     path, task = export_file(fmt, "hotspots")
-    rows, _ = queries.hotspots(db, scoped(f, p), queries.MAX_LIMIT, 0, count=False)
-    write(rows, path)
+    write_hotspots_gpkg(pages, path)
     return file_response(path, fmt, task)

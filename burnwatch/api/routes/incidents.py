@@ -7,11 +7,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 from burnwatch.api import queries
 from burnwatch.api.auth import CASE_ROLES, STAFF, Principal, allow, db_session, principal, province_scope
-from burnwatch.api.routes.common import Offset, RowId, export_file, file_response, filter_params, scoped
+from burnwatch.api.routes.common import (
+    Offset,
+    RowId,
+    check_format,
+    export_file,
+    file_response,
+    filter_params,
+    first_read,
+    scoped,
+    streamed,
+)
 from burnwatch.errors import NotFoundError
 from burnwatch.store.models import Case, Incident
 
@@ -32,19 +42,23 @@ def list_incidents(
     return Response(body, media_type="application/geo+json")
 
 
-@router.get("/api/incidents/export.{fmt}", dependencies=[allow(*CASE_ROLES)])
+@router.get("/api/incidents/export.{fmt}", dependencies=[allow(*CASE_ROLES)], response_model=None)
 def export_incidents(
     fmt: str,
+    request: Request,
     f: Annotated[queries.Filters, Depends(filter_params)],
     p: Annotated[Principal, Depends(principal)],
-    db: Annotated[Session, Depends(db_session)],
-) -> FileResponse:
-    """Incidents as GeoJSON, GeoPackage, CSV or KML (the store's exports)."""
-    from burnwatch.incidents.exports import export_incidents as write
+) -> Response:
+    """Every matching incident (newest first) as GeoJSON, GeoPackage, CSV or KML: read from
+    the database a page at a time, CSV/GeoJSON/KML streamed as written."""
+    from burnwatch.api.export_stream import incident_chunks, write_incidents_gpkg
 
+    check_format(fmt)
+    pages = first_read(queries.incident_pages(request.app.state.sessions, scoped(f, p)))
+    if fmt != "gpkg":
+        return streamed(fmt, "incidents", incident_chunks(fmt, pages))
     path, task = export_file(fmt, "incidents")
-    rows, _ = queries.incidents(db, scoped(f, p), queries.MAX_LIMIT, 0)
-    write([i for i, _ in rows], path, {i.id: c for i, c in rows if c is not None})
+    write_incidents_gpkg(pages, path)
     return file_response(path, fmt, task)
 
 
