@@ -109,3 +109,18 @@ def test_demo_exclusion_file(tmp_path, demo) -> None:  # type: ignore[no-untyped
     data = json.loads(path.read_text())
     assert [f["properties"]["name"] for f in data["features"]] == ["brick-kiln-1", "brick-kiln-2"]
     assert data["features"][0]["geometry"]["type"] == "Point"
+
+
+
+def test_every_size_from_the_minimum_has_fires_clear_of_decoys() -> None:
+    # `burnwatch demo --size 200` (the CLI minimum) crashed: no stubble field was 40 px from
+    # every village/decoy, so no fire was placed and the plume's max() had nothing to pick.
+    for n in (200, 201, 250, 299, *range(203, 300, 12)):
+        d = make_demo_scene(size=n, with_plume=True)
+        assert d.scene.shape == (n, n) and d.scene.metadata.get("plume") is True, n
+        assert d.fires and any(f.above_limit for f in d.fires), n
+        busy = [(x.row0, x.col0, x.row1, x.col1) for x in d.decoys]
+        busy += [(k.row, k.col, k.row + 1, k.col + 1) for k in d.static_sources]
+        for f in d.fires:
+            gap = min(max(r0 - f.row, f.row - r1 + 1, c0 - f.col, f.col - c1 + 1) for r0, c0, r1, c1 in busy)
+            assert gap >= 5, (n, f.label, gap)  # beyond the 100 m (5 px) kiln exclusion buffer

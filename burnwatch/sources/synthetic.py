@@ -241,7 +241,7 @@ def make_demo_scene(
         return DemoScene(scene, [], [_decoy(transform, *d) for d in decoys], [], cover)
     specs, kilns = _fire_specs(rng, stubble, busy, bands, cover)
     scene = replace(scene, bands=bands)
-    if with_plume:  # smoke first, so the fire pixels saturate on top of it like a real sensor
+    if with_plume and specs:  # smoke first, so the fire pixels saturate on top of it like a real sensor
         biggest = max(specs, key=lambda f: f.area_m2)
         scene = _add_plume(scene, int(biggest.row or 0), int(biggest.col or 0))
     scene, injected = inject_fires(scene, specs + kilns, saturation=dict.fromkeys(ROLES, L1C_MAX))
@@ -271,6 +271,14 @@ FIRE_RECIPE: tuple[tuple[float, float], ...] = (
 KILNS: tuple[tuple[float, float], ...] = ((1100.0, 6.0), (1050.0, 10.0))
 
 
+#: Where fires may go, tried in turn until one placement finds room for at least one fire:
+#: (clearance in px from villages, roofs, clouds, glint, their shadows; spacing in px between
+#: fires). The first is the 1000 px demo's; scenes near the 200 px minimum are too crowded by
+#: villages for it, so the later ones keep fires a few pixels (>= 160 m, beyond the 100 m kiln
+#: exclusion buffer) from any decoy instead of 800 m.
+PLACEMENT_RULES: tuple[tuple[int, int], ...] = ((40, 80), (20, 40), (8, 20))
+
+
 def _fire_specs(
     rng: np.random.Generator,
     stubble: list[tuple[int, int, int, int]],
@@ -279,17 +287,14 @@ def _fire_specs(
     cover: np.ndarray,
 ) -> tuple[list[FireSpec], list[FireSpec]]:
     order = rng.permutation(len(stubble))
-    specs: list[FireSpec] = []
-    used: list[tuple[int, int]] = []
-    for idx in order:
-        if len(specs) == len(FIRE_RECIPE):
+    sites: list[tuple[int, int, int, int]] = []
+    for clearance, spacing in PLACEMENT_RULES:
+        sites = _fire_sites([stubble[int(i)] for i in order], busy, clearance, spacing)
+        if sites:
             break
-        r0, c0, r1, c1 = stubble[int(idx)]
+    specs: list[FireSpec] = []
+    for r0, c0, r1, c1 in sites:
         r, c = (r0 + r1) // 2, (c0 + c1) // 2
-        near = busy[max(0, r - 40) : r + 40, max(0, c - 40) : c + 40]
-        if near.any() or any(abs(r - u) < 80 and abs(c - v) < 80 for u, v in used):
-            continue
-        used.append((r, c))
         # the burnt half of the field, flaming front on its edge
         half = (slice(r0, r1), slice(c0, c))
         for i, role in enumerate(ROLES):
@@ -303,6 +308,25 @@ def _fire_specs(
         r, c = (int(v) for v in built[rng.integers(0, len(built))])
         kilns.append(FireSpec(t, a, row=r, col=c, label=f"brick-kiln-{k + 1}"))
     return specs, kilns
+
+
+def _fire_sites(
+    fields: list[tuple[int, int, int, int]], busy: np.ndarray, clearance: int, spacing: int
+) -> list[tuple[int, int, int, int]]:
+    """Stubble fields (in the given order, at most one per recipe fire) whose centre is at
+    least ``clearance`` px from anything busy and ``spacing`` px from the fires before it."""
+    out: list[tuple[int, int, int, int]] = []
+    used: list[tuple[int, int]] = []
+    for r0, c0, r1, c1 in fields:
+        if len(out) == len(FIRE_RECIPE):
+            break
+        r, c = (r0 + r1) // 2, (c0 + c1) // 2
+        near = busy[max(0, r - clearance) : r + clearance, max(0, c - clearance) : c + clearance]
+        if near.any() or any(abs(r - u) < spacing and abs(c - v) < spacing for u, v in used):
+            continue
+        used.append((r, c))
+        out.append((r0, c0, r1, c1))
+    return out
 
 
 def _with_limit(fire: InjectedFire) -> InjectedFire:
