@@ -18,10 +18,11 @@ from burnwatch.georef.raster import (
     lonlat_to_xy,
     pixel_centre,
     pixel_polygon,
+    pixel_size_m,
     xy_to_lonlat,
     xy_to_pixel,
 )
-from burnwatch.types import Scene
+from burnwatch.types import Hotspot, Scene
 
 TF = Affine(20.0, 0.0, 610_000.0, 0.0, -20.0, 2_298_000.0)
 
@@ -102,3 +103,30 @@ def test_hotspots_round_trip_through_vector_files(tmp_path) -> None:  # type: ig
     path = vector.write_hotspots(hs, tmp_path / "h.geojson")
     back = vector.read_hotspots(path)
     assert [h.natural_key for h in back] == [h.natural_key for h in hs]
+
+
+def _one_fire(crs: str, transform: Affine) -> Hotspot:
+    conf = np.zeros((4, 4), np.uint8)
+    conf[1, 2] = 3
+    scene = Scene("g", "file", "MSI", datetime(2023, 5, 14, tzinfo=timezone.utc), crs, transform,
+                  {"swir2": np.zeros(conf.shape, np.float32)})  # fmt: skip
+    (h,) = fire_hotspots(scene, FireResult(conf, "hu2021-s2", "1", ("nsi",)))
+    return h
+
+
+def test_position_error_is_in_metres_for_a_scene_in_degrees() -> None:
+    # 0.0002 deg pixels at 20.78 N: 1 deg of longitude = 104.2 km there, of latitude 110.7 km
+    deg = _one_fire("EPSG:4326", Affine(0.0002, 0.0, 106.05, 0.0, -0.0002, 20.78))
+    lat = np.radians(deg.lat)
+    width, height = pixel_size_m(Affine(0.0002, 0.0, 106.05, 0.0, -0.0002, 20.78), "EPSG:4326", 1.0, 2.0)
+    assert width == pytest.approx(0.0002 * 111_320.0 * np.cos(lat), rel=2e-3)  # ~20.8 m
+    assert height == pytest.approx(0.0002 * 110_720.0, rel=2e-3)  # ~22.1 m
+    assert deg.uncertainty_m == pytest.approx(np.hypot(width, height) / np.sqrt(12.0))
+    assert 8.0 < deg.uncertainty_m < 10.0  # was 0.000082 (degrees taken as metres)
+    assert deg.attributes["pixel_size_m"] == pytest.approx(width, abs=1e-3)
+    # a projected CRS in US survey feet: 65.6168 ftUS = 20.0 m
+    feet = _one_fire("EPSG:2263", Affine(65.6168, 0.0, 1_000_000.0, 0.0, -65.6168, 200_000.0))
+    assert feet.uncertainty_m == pytest.approx(20.0 / np.sqrt(6.0), rel=1e-4)
+    # metres unchanged: the grid size, not a geodesic one
+    utm = _one_fire("EPSG:32648", TF)
+    assert utm.uncertainty_m == pytest.approx(20.0 / np.sqrt(6.0)) and utm.attributes["pixel_size_m"] == 20.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from affine import Affine
@@ -83,6 +83,52 @@ def to_wgs84(geom: BaseGeometry, crs: str) -> BaseGeometry:
     return shapely.transform(geom, project)
 
 
+@lru_cache(maxsize=64)
+def _metres_per_unit(crs: str) -> float | None:
+    """Metres per horizontal unit of a projected CRS (1.0 for metres); None if geographic."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as ProjCRSError
+
+    try:
+        parsed = CRS.from_user_input(crs)
+    except ProjCRSError as exc:
+        raise CRSError(f"unknown CRS {crs!r}: {exc}") from exc
+    if parsed.is_geographic:
+        return None
+    axes = parsed.axis_info
+    factor = axes[0].unit_conversion_factor if axes else 1.0
+    return float(factor) if factor and math.isfinite(factor) else 1.0
+
+
+@lru_cache(maxsize=1)
+def _wgs84_geod() -> Any:
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
+
+
+def pixel_size_m(transform: Affine, crs: str, row: float, col: float) -> tuple[float, float]:
+    """Ground (x, y) size in metres of pixel (row, col) (fractional ok).
+
+    Projected CRSs: the grid size converted from the CRS unit (metres, US feet...). Geographic
+    CRSs (degrees): the geodesic lengths (WGS84) across the pixel's middle, west-east and
+    north-south, so the size shrinks with cos(latitude) as it should.
+    """
+    unit = _metres_per_unit(crs)
+    if unit is not None:
+        return abs(transform.a) * unit, abs(transform.e) * unit
+    geod = _wgs84_geod()
+
+    def across(a: tuple[float, float], b: tuple[float, float]) -> float:
+        lon1, lat1 = xy_to_lonlat(crs, *(transform @ a))
+        lon2, lat2 = xy_to_lonlat(crs, *(transform @ b))
+        return float(geod.inv(lon1, lat1, lon2, lat2)[2])
+
+    width = across((col, row + 0.5), (col + 1.0, row + 0.5))
+    height = across((col + 0.5, row), (col + 0.5, row + 1.0))
+    return width, height
+
+
 def pixel_polygon(transform: Affine, row: int, col: int) -> Polygon:
     """The square of pixel (row, col) in the transform's CRS."""
     corners = [transform @ (col + dc, row + dr) for dr, dc in ((0, 0), (0, 1), (1, 1), (1, 0))]
@@ -123,7 +169,9 @@ def fire_hotspots(
     WGS84, ``confidence_class`` = the highest class in the cluster and ``confidence`` from
     :data:`CLASS_CONFIDENCE` (low 0.3, nominal 0.6, high 0.9). ``uncertainty_m`` is the
     1-sigma position error of a uniform sub-pixel location, pixel size / sqrt(6) (no
-    geolocation error budget added). Clusters are ordered by (row, col) of their first pixel.
+    geolocation error budget added), with the pixel size in metres on the ground at the
+    hotspot (:func:`pixel_size_m`: also for scenes in degrees or feet). Clusters are ordered
+    by (row, col) of their first pixel.
     """
     from scipy import ndimage
 
@@ -133,8 +181,6 @@ def fire_hotspots(
         )
     mask = result.confidence >= min_class
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
-    px, py = scene.pixel_size
-    uncertainty = math.hypot(px, py) / math.sqrt(12.0)
     hotspots: list[Hotspot] = []
     for index, slices in enumerate(ndimage.find_objects(labels), start=1):
         if slices is None:
@@ -147,6 +193,7 @@ def fire_hotspots(
         row_c = float(np.average(rows, weights=weights)) + r0
         col_c = float(np.average(cols, weights=weights)) + c0
         x, y = pixel_centre(scene.transform, row_c, col_c)
+        px, py = pixel_size_m(scene.transform, scene.crs, row_c, col_c)
         lon, lat = xy_to_lonlat(scene.crs, x, y)
         native = _footprint(scene.transform, cluster, r0, c0)
         footprint = to_wgs84(native, scene.crs)
@@ -169,13 +216,13 @@ def fire_hotspots(
                 y=y,
                 footprint_native=native,
                 pixel_count=int(rows.size),
-                uncertainty_m=uncertainty,
+                uncertainty_m=math.hypot(px, py) / math.sqrt(12.0),
                 scene_id=scene.scene_id,
                 kind="fire",
                 attributes={
                     "row": round(row_c, 2),
                     "col": round(col_c, 2),
-                    "pixel_size_m": px,
+                    "pixel_size_m": round(px, 3),
                     "tests_run": ",".join(result.tests_run),
                 },
             )
