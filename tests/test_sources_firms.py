@@ -330,3 +330,24 @@ def test_area_api_raises_only_when_every_chunk_failed() -> None:
         server.add("GET", second, Reply.text("Invalid MAP_KEY.", 400))
         with pytest.raises(AuthError):
             _client(server).hotspots(aoi, start, end)
+
+
+def test_reprocessing_task_reports_a_failed_chunk_instead_of_dropping_it(tmp_path: Path) -> None:
+    """The season reprocessing's FIRMS task keeps the good chunks and hands the failed one
+    back as a job problem (it used to vanish once the client stopped raising for it)."""
+    from burnwatch.scale.dask_jobs import FirmsRangeTask, run_local
+
+    with FakeServer() as server:
+        server.add("GET", "/api/area/csv/", Reply.text(_csv_body()))
+        second = f"/api/area/csv/{KEY}/VIIRS_SNPP_NRT/105.5,20,106.5,21.5/3/2024-03-20"
+        server.add("GET", second, Reply.text("boom", 500))
+        settings = load_settings(
+            firms_map_key=KEY, firms_base_url=server.url, http_retries=2, http_backoff_s=0.01
+        )
+        task = FirmsRangeTask(
+            "VIIRS_SNPP_NRT", (105.5, 20.0, 106.5, 21.5), datetime(2024, 3, 10), datetime(2024, 3, 23), settings
+        )
+        job = run_local([task], tmp_path)
+    assert not job.errors and len(job.hotspots) == 3
+    assert len(job.problems) == 1 and "2024-03-20" in job.problems[0] and "HTTP 500" in job.problems[0]
+    assert job.problems[0].startswith(task.label)

@@ -131,7 +131,7 @@ def reprocess(
             source=source,
             progress=progress,
         )
-    for message in [*report.job.errors.values(), *report.ingest_errors.values()]:
+    for message in [*report.job.errors.values(), *report.job.problems, *report.ingest_errors.values()]:
         click.echo(f"warning: {message}", err=True)
     click.echo(
         f"{len(report.job.results)} task(s) done, {len(report.job.errors)} failed, "

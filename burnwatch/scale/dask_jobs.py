@@ -61,6 +61,7 @@ class TaskResult:
     algorithm_version: str = ""
     seconds: float = 0.0
     worker: str | None = None
+    problems: tuple[str, ...] = ()  # what the task skipped but survived (bad rows, failed calls)
 
 
 class Task(Protocol):
@@ -205,6 +206,7 @@ class FirmsRangeTask:
             tuple(found),
             seconds=time.perf_counter() - started,
             worker=_worker_address(),
+            problems=tuple(e.message for e in client.errors),  # a failed 10-day call, bad rows
         )
 
 
@@ -220,6 +222,7 @@ class JobResult:
     results: dict[str, TaskResult] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)  # survived by tasks that succeeded
 
     @property
     def hotspots(self) -> list[Hotspot]:
@@ -243,6 +246,11 @@ def unique_tasks(tasks: Sequence[Task]) -> list[Task]:
     return list(seen.values())
 
 
+def _record_problems(result: JobResult, task: Task, r: TaskResult) -> None:
+    """A task that succeeded in part: what it skipped is reported with the job, not dropped."""
+    result.problems.extend(f"{task.label}: {problem}" for problem in r.problems)
+
+
 def run_local(
     tasks: Sequence[Task],
     out_dir: Path,
@@ -262,6 +270,7 @@ def run_local(
             result.errors[task.key] = f"{task.label}: {exc.message}"
         else:
             result.results[task.key] = r
+            _record_problems(result, task, r)
             if writer:
                 writer(r)
         if progress:
@@ -304,6 +313,7 @@ def run_on_dask(
         elif key not in result.results:
             r: TaskResult = future.result()
             result.results[key] = r
+            _record_problems(result, task, r)
             if writer:
                 writer(r)
             if on_first_result and len(result.results) == 1:
