@@ -104,6 +104,10 @@ def test_missing_inputs_raise_clear_errors() -> None:
         )
     with pytest.raises(InputError, match="sun zenith"):
         retrieve_aod(Scene(s.scene_id, s.source, s.sensor, s.time, s.crs, s.transform, s.bands))
+    with pytest.raises(InputError, match="needs a projected CRS"):  # pixel sizes in degrees
+        retrieve_aod(
+            Scene(s.scene_id, s.source, s.sensor, s.time, "EPSG:4326", s.transform, s.bands, sun_zenith=30.0)
+        )
     with pytest.raises(InputError, match="TOA"):
         retrieve_aod(
             Scene(

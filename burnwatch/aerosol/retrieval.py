@@ -30,7 +30,7 @@ from affine import Affine
 
 from burnwatch.aerosol.grid import QA_GOOD, QA_MARGINAL, QA_NONE, AerosolGrid
 from burnwatch.aerosol.lut import AerosolModel, Geometry, LookupTable, build_lut
-from burnwatch.errors import InputError
+from burnwatch.errors import CRSError, InputError
 from burnwatch.types import Scene
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,13 @@ def retrieve_aod(
     p = params or RetrievalParams()
     if scene.level != "toa":
         raise InputError(f"scene {scene.scene_id}: the DDV retrieval needs TOA (L1C) reflectance")
+    from pyproj import CRS
+
+    if not CRS.from_user_input(scene.crs).is_projected:
+        raise CRSError(
+            f"scene {scene.scene_id}: the retrieval grid is in metres and needs a projected CRS "
+            f"(e.g. the scene's UTM zone), not {scene.crs}; reproject the scene first"
+        )
     px = scene.pixel_size[0]
     block = max(1, round(p.cell_size_m / px))
     geom = geometry or scene_geometry(scene)
