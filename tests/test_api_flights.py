@@ -149,8 +149,6 @@ def test_server_processes_do_not_fail_each_others_live_jobs(db_url: str, tmp_pat
 def test_an_upload_cut_off_half_way_says_so(api: ApiEnv) -> None:
     """The connection drops after 1.5 MB of a 1.9 MB zip: the job fails with a message a
     drone operator understands (not Python's ``ClientDisconnect()``)."""
-    import asyncio
-
     chunk = b"PK" + b"\0" * (3 * (1 << 19) - 2)  # 1.5 MB
     received: list[dict[str, object]] = [
         {"type": "http.request", "body": chunk, "more_body": True},
@@ -184,7 +182,7 @@ def test_an_upload_cut_off_half_way_says_so(api: ApiEnv) -> None:
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 80),
     }
-    asyncio.run(api.app(scope, receive, send))
+    api.client.portal.call(api.app, scope, receive, send)  # the app's own event loop
     jobs = api.client.get("/api/flights", headers=api.headers("pilot")).json()
     job = next(j for j in jobs if j["filename"] == "drop.zip")
     assert job["status"] == "failed"
