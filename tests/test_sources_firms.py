@@ -86,6 +86,38 @@ def test_malformed_rows_are_reported_and_good_rows_kept(
     assert "row 3" in caplog.text
 
 
+def test_bad_values_name_the_column_and_the_value(tmp_path: Path) -> None:
+    lines = [
+        MODIS_HEADER,
+        ",105.8,330.1,1.0,1.0,2022-03-28,0330,T,85,6.1NRT,300.0,20.5,D",  # line 2: empty latitude
+        "21.0,105.8,hot,1.0,1.0,2022-03-28,0330,T,85,6.1NRT,300.0,20.5,D",  # line 3
+        "21.0,105.8,330.1,1.0,1.0,2022-03-28,0330,T,,6.1NRT,300.0,20.5,D",  # line 4
+        "21.0,105.8,330.1,1.0,1.0,2022-03-28,2599,T,85,6.1NRT,300.0,20.5,D",  # line 5
+        "21.0,105.8,330.1,1.0,x,2022-03-28,0330,T,85,6.1NRT,300.0,20.5,D",  # line 6
+    ]
+    errors: list[InputError] = []
+    read_firms_csv(_write(tmp_path, "m.csv", lines), aoi=parse_aoi(VIETNAM), errors=errors)
+    messages = [str(e).split(": ", 1)[1] for e in errors]
+    assert messages == [
+        "row 2: column 'latitude': '' is not a number (a value is required)",
+        "row 3: column 'brightness': 'hot' is not a number",
+        "row 4: column 'confidence': '' is not a number (a value is required)",
+        "row 5: column 'acq_time': '2599' is not a time of day (HHMM)",
+        "row 6: column 'track': 'x' is not a number",
+    ]
+    assert not any("could not convert" in m for m in messages)
+
+
+def test_afimg_bad_value_names_the_column(tmp_path: Path) -> None:
+    from burnwatch.sources.firms import read_afimg_txt
+
+    path = tmp_path / "AFIMG_npp_d20240315_t0618123_e0619365_b1_c1_cspp_dev.txt"
+    path.write_text("# header\n21.0, 105.8, 330.0, 0.375, 0.375, 9, n/a\n")
+    errors: list[InputError] = []
+    assert read_afimg_txt(path, errors=errors) == []
+    assert str(errors[0]).endswith("line 2: column 'frp': 'n/a' is not a number")
+
+
 def test_wrong_header_is_a_file_level_error(tmp_path: Path) -> None:
     path = _write(tmp_path, "other.csv", ["lat,lon,value", "1,2,3"])
     with pytest.raises(InputError, match=r"other\.csv: not a FIRMS CSV header"):

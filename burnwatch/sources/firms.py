@@ -140,24 +140,33 @@ def pixel_footprint(
 
 
 def _time(acq_date: str, acq_time: str) -> datetime:
-    day = date.fromisoformat(acq_date.strip())
+    try:
+        day = date.fromisoformat(acq_date.strip())
+    except ValueError:
+        raise ValueError(f"column 'acq_date': {acq_date!r} is not a YYYY-MM-DD date") from None
     hhmm = acq_time.strip()
     if not hhmm.isdigit() or len(hhmm) > 4:
-        raise ValueError(f"acq_time {acq_time!r} is not HHMM")
+        raise ValueError(f"column 'acq_time': {acq_time!r} is not HHMM")
     hhmm = hhmm.zfill(4)
     hour, minute = int(hhmm[:2]), int(hhmm[2:])
+    if hour > 23 or minute > 59:
+        raise ValueError(f"column 'acq_time': {acq_time!r} is not a time of day (HHMM)")
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc)
 
 
 def _number(row: dict[str, str], key: str, *, required: bool = True) -> float | None:
+    """The finite number in column ``key``; ValueError naming the column and the value."""
     raw = (row.get(key) or "").strip()
     if not raw:
         if required:
-            raise ValueError(f"{key} is empty")
+            raise ValueError(f"column {key!r}: '' is not a number (a value is required)")
         return None
-    value = float(raw)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"column {key!r}: {raw!r} is not a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"{key} is not finite")
+        raise ValueError(f"column {key!r}: {raw!r} is not a finite number")
     return value
 
 
@@ -167,25 +176,26 @@ def _row_fields(row: dict[str, str], layout: str) -> dict[str, Any]:
     lon = _number(row, "longitude")
     assert lat is not None and lon is not None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise ValueError(f"latitude/longitude {lat}, {lon} out of range")
+        raise ValueError(f"columns 'latitude'/'longitude': {lat}, {lon} out of range")
     scan = _number(row, "scan")
     track = _number(row, "track")
     assert scan is not None and track is not None
     if scan <= 0 or track <= 0:
-        raise ValueError("scan/track must be positive km")
+        raise ValueError(f"columns 'scan'/'track': {scan}, {track} must be positive km")
     when = _time(row["acq_date"], row["acq_time"])
     frp = _number(row, "frp", required=False)
     raw_conf = (row.get("confidence") or "").strip()
     if layout == "MODIS":
-        pct = float(raw_conf)
+        pct = _number(row, "confidence")
+        assert pct is not None
         if not 0 <= pct <= 100:
-            raise ValueError(f"confidence {raw_conf!r} outside 0-100")
+            raise ValueError(f"column 'confidence': {raw_conf!r} is outside 0-100")
         confidence, cls = pct / 100.0, modis_confidence_class(pct)
         bright_key, bright2_key = "brightness", "bright_t31"
         sensor, algorithm, version = "MODIS", "firms-modis-c6.1", (row.get("version") or "6.1").strip()
     else:
         if raw_conf.lower() not in VIIRS_CONFIDENCE:
-            raise ValueError(f"confidence {raw_conf!r} is not l/n/h")
+            raise ValueError(f"column 'confidence': {raw_conf!r} is not l/n/h")
         confidence, cls = VIIRS_CONFIDENCE[raw_conf.lower()]
         bright_key, bright2_key = "bright_ti4", "bright_ti5"
         sensor, algorithm, version = "VIIRS", "firms-viirs-375m", (row.get("version") or "2").strip()
@@ -254,8 +264,8 @@ def parse_firms_text(text: str, *, name: str = "<firms>", within: BaseGeometry |
             if None in row or any(v is None for v in row.values()):
                 raise ValueError(f"expected {len(reader.fieldnames)} fields")
             if bounds is not None and within is not None:
-                lat = float(row["latitude"])
-                lon = float(row["longitude"])
+                lat, lon = _number(row, "latitude"), _number(row, "longitude")
+                assert lat is not None and lon is not None
                 if not (bounds[0] <= lon <= bounds[2] and bounds[1] <= lat <= bounds[3]):
                     continue
                 if not within.intersects(Point(lon, lat)):
@@ -303,6 +313,8 @@ def read_firms_csv(
 
 
 _AFIMG_NAME = re.compile(r"AFIMG_(?P<sat>[a-z0-9]+)_d(?P<d>\d{8})_t(?P<t>\d{6})\d?_", re.IGNORECASE)
+#: Column names used in messages (the file itself names them only in its comments).
+_AFIMG_COLUMNS = ("latitude", "longitude", "brightness", "scan", "track", "confidence", "frp")
 _AFIMG_SATELLITES = {"npp": "Suomi NPP", "j01": "NOAA-20", "j02": "NOAA-21"}
 #: CSPP detection confidence 7/8/9 -> low/nominal/high (same 0-1 values as VIIRS l/n/h).
 _AFIMG_CONFIDENCE = {7: VIIRS_CONFIDENCE["l"], 8: VIIRS_CONFIDENCE["n"], 9: VIIRS_CONFIDENCE["h"]}
@@ -334,9 +346,10 @@ def read_afimg_txt(path: str | Path, *, errors: list[InputError] | None = None) 
             fields = [f.strip() for f in line.split(",")]
             if len(fields) != 7:
                 raise ValueError(f"expected 7 fields, got {len(fields)}")
-            lat, lon, bt4, scan, track, conf, frp = (float(f) for f in fields)
+            row = dict(zip(_AFIMG_COLUMNS, fields, strict=True))
+            lat, lon, bt4, scan, track, conf, frp = (_number(row, c) or 0.0 for c in _AFIMG_COLUMNS)
             if int(conf) not in _AFIMG_CONFIDENCE:
-                raise ValueError(f"confidence {fields[5]!r} is not 7/8/9")
+                raise ValueError(f"column 'confidence': {fields[5]!r} is not 7/8/9")
             confidence, cls = _AFIMG_CONFIDENCE[int(conf)]
             crs, x, y, native, foot = pixel_footprint(lon, lat, scan, track)
             out.append(
