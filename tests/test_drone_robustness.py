@@ -336,3 +336,18 @@ def test_absurd_attitude_and_focal_length_are_refused_per_photo(tmp_path: Path) 
     assert by["focal.jpg"].status == "error", by["focal.jpg"]
     assert "is not a positive number" in by["focal.jpg"].messages[0]
     assert res.ok_photos == 2
+
+
+def test_layer_times_are_datetime_fields(tmp_path: Path) -> None:
+    """GIS tools filter by time only on DateTime fields (it was a text field)."""
+    import pyogrio
+
+    _flight(tmp_path / "in")
+    ingest_flight(tmp_path / "in", tmp_path / "out", detector_factory=orange_factory, workers=0)
+    gpkg = tmp_path / "out" / "flight.gpkg"
+    for layer in ("footprints", "detections", "detection_points"):
+        info = pyogrio.read_info(gpkg, layer=layer)
+        types = dict(zip(info["fields"], info["dtypes"], strict=True))
+        assert types["time"].startswith("datetime64"), (layer, types["time"])
+    df = pyogrio.read_dataframe(gpkg, layer="detections")
+    assert str(df["time"].iloc[0]) == "2026-03-01 02:00:00+00:00"  # 09:00 camera clock in Hanoi

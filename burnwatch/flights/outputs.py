@@ -89,6 +89,7 @@ SCHEMA: dict[str, tuple[str, tuple[str, ...]]] = {
         (
             "flight_id",
             "photo",
+            "time",
             "class",
             "score",
             "uncertainty_m",
@@ -103,7 +104,10 @@ SCHEMA: dict[str, tuple[str, tuple[str, ...]]] = {
             "box_y2",
         ),
     ),
-    "detection_points": ("Point", ("flight_id", "photo", "class", "score", "uncertainty_m", "x", "y", "crs")),
+    "detection_points": (
+        "Point",
+        ("flight_id", "photo", "time", "class", "score", "uncertainty_m", "x", "y", "crs"),
+    ),
 }
 
 
@@ -136,7 +140,7 @@ class FlightLayers:
             "footprints",
             {
                 "photo": meta.name,
-                "time": when.isoformat(),
+                "time": when,  # a DateTime field in the GeoPackage (UTC), ISO 8601 in GeoJSON
                 "abs_alt_m": meta.abs_alt,
                 "rel_alt_m": meta.rel_alt,
                 "yaw_deg": meta.camera_yaw,
@@ -155,6 +159,7 @@ class FlightLayers:
         b = pd.detection.box
         row = {
             "photo": photo,
+            "time": pd.hotspot.time,
             "class": pd.detection.class_name,
             "score": round(pd.detection.score, 4),
             "uncertainty_m": pd.hotspot.uncertainty_m,
