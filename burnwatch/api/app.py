@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from burnwatch import __version__
 from burnwatch.config import Settings, get_settings
@@ -80,7 +80,7 @@ def create_app(
 
     from burnwatch.api import models  # noqa: F401  (register the app's tables on Base)
     from burnwatch.api.auth import LoginLimiter
-    from burnwatch.api.errors import RefuseNul, install_error_handlers
+    from burnwatch.api.errors import RefuseNul, install_error_handlers, refuse_nul_in_body
     from burnwatch.api.jobs import FlightJobs
     from burnwatch.api.routes import cases, flights, hotspots, incidents, layers, ogc, pages, review
     from burnwatch.store.db import ensure_schema, session_factory
@@ -107,6 +107,7 @@ def create_app(
         version=__version__,
         description="Open-burning hotspots, incidents and cases for inspectors, drone operators, analysts.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_nul_in_body)],
         docs_url=None,  # Swagger UI would load its assets from a CDN
         redoc_url=None,
     )

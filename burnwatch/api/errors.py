@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from burnwatch.errors import BurnwatchError
 
@@ -98,16 +97,20 @@ def install_error_handlers(app: FastAPI, headers: dict[str, str] | None = None) 
 
 
 # --- NUL characters -----------------------------------------------------------------------
+#
+# PostgreSQL cannot store NUL in text (psycopg raises DataError), and no name, note or filter
+# needs one: a NUL in the URL (RefuseNul, every request) or in a JSON or form body
+# (refuse_nul_in_body, every route that takes one) is a 422 before any query runs.
 
 NUL_DETAIL = "text inputs may not contain NUL (\\x00) characters"
-#: JSON and form bodies are read whole to be checked; none of the app's is near this size.
-MAX_TEXT_BODY = 1 << 20
-_TEXT_BODIES = ("application/json", "application/x-www-form-urlencoded")
 
 
-def nul_in_pairs(pairs: list[tuple[str, str]]) -> str | None:
-    """The first name whose name or value holds a NUL."""
-    return next((k.replace("\x00", "\\x00") for k, v in pairs if "\x00" in k or "\x00" in v), None)
+def nul_in_pairs(pairs: Iterable[tuple[str, Any]]) -> str | None:
+    """The first name whose name or (text) value holds a NUL."""
+    return next(
+        (k.replace("\x00", "\\x00") for k, v in pairs if "\x00" in k or (isinstance(v, str) and "\x00" in v)),
+        None,
+    )
 
 
 def nul_in_json(value: Any) -> str | None:
@@ -139,84 +142,42 @@ def nul_in_url(scope: Scope) -> str | None:
     return f"query parameter {name!r}" if name is not None else None
 
 
-def nul_in_body(media_type: str, body: bytes) -> str | None:
-    """Where a NUL is in a JSON or form body (None for bodies that do not parse: the route's
-    own validation reports those)."""
-    import json
-    from urllib.parse import parse_qsl
-
-    text = body.decode("utf-8", errors="replace")
-    if media_type == "application/json":
-        try:
-            where = nul_in_json(json.loads(text))
-        except (ValueError, RecursionError):
-            return None
-        return f"JSON field {where!r}" if where else None
-    name = nul_in_pairs(parse_qsl(text, keep_blank_values=True))
-    return f"form field {name!r}" if name is not None else None
-
-
 class RefuseNul:
-    """ASGI middleware: 422 for a NUL character in the URL path, the query string, or a JSON
-    or form body, before any route runs. PostgreSQL cannot store NUL in text (psycopg raises
-    ``DataError``), and no name, note or filter needs one. Other bodies (photos, flight zips)
-    are streamed through untouched."""
+    """ASGI middleware: 422 for a NUL character in the URL path or query string of any
+    request (API routes, pages and static files alike)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        where = nul_in_url(scope) if scope["type"] == "http" else None
+        if where is None:
             await self.app(scope, receive, send)
             return
-        where = nul_in_url(scope)
-        media_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
-        if where is None and media_type in _TEXT_BODIES:
-            try:
-                body = await _read_body(receive)
-            except ClientDisconnect:
-                return  # nothing to answer, and no half body for the route to act on
-            if body is None:
-                too_big = f"a {media_type} body may be at most {MAX_TEXT_BODY} bytes"
-                await JSONResponse(error_body("too_large", too_big), status_code=413)(scope, receive, send)
-                return
-            where = nul_in_body(media_type, body)
-            receive = _replay(body, receive)
-        if where is not None:
-            answer = JSONResponse(error_body("input", f"{NUL_DETAIL}: {where}"), status_code=422)
-            await answer(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+        answer = JSONResponse(error_body("input", f"{NUL_DETAIL}: {where}"), status_code=422)
+        await answer(scope, receive, send)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole body, or None when it passes :data:`MAX_TEXT_BODY`; ClientDisconnect when
-    the client goes away before sending all of it."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_TEXT_BODY:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+async def refuse_nul_in_body(request: Request) -> None:
+    """App-wide dependency: InputError (422) for a NUL in the JSON or form body of a route
+    that takes one. It reads what FastAPI has already read and parsed for the route (cached on
+    the request); raw uploads (photos, flight zips: no body parameter) are never touched."""
+    import json
 
+    from burnwatch.errors import InputError
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands the already-read body to the app, then defers to the client."""
-    sent = False
-
-    async def again() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return again
+    route = request.scope.get("route")
+    if getattr(route, "body_field", None) is None:
+        return
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        name = nul_in_pairs((await request.form()).multi_items())
+        where = f"form field {name!r}" if name is not None else None
+    else:
+        try:
+            where = nul_in_json(json.loads(await request.body() or b"null"))
+        except (ValueError, RecursionError):
+            return  # not JSON: the route's own validation answers
+        where = f"JSON field {where!r}" if where is not None else None
+    if where is not None:
+        raise InputError(f"{NUL_DETAIL}: {where}")
