@@ -351,3 +351,20 @@ def test_layer_times_are_datetime_fields(tmp_path: Path) -> None:
         assert types["time"].startswith("datetime64"), (layer, types["time"])
     df = pyogrio.read_dataframe(gpkg, layer="detections")
     assert str(df["time"].iloc[0]) == "2026-03-01 02:00:00+00:00"  # 09:00 camera clock in Hanoi
+
+
+def test_a_gps_glitch_is_not_placed(tmp_path: Path) -> None:
+    """One photo of a 5 m/s survey line whose fix jumped 2 km away: the fire it saw would send
+    an inspector 2 km off. The photos before and after it agree with each other."""
+    src = tmp_path / "in"
+    for i in range(5):
+        spec = _spec(i)
+        if i == 2:
+            spec.lon, spec.lat = offset_lonlat(LON0, LAT0, 2000.0, 0.0)
+        _photo(src / f"DJI_{i:04d}.JPG", spec)
+    res = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0)
+    status = {f.name: f.status for f in res.files}
+    assert status == {f"DJI_{i:04d}.JPG": "error" if i == 2 else "ok" for i in range(5)}, res.files
+    (bad,) = [f for f in res.files if f.status == "error"]
+    assert "DJI_0002.JPG: GPS position jumps 1995 m from the photo before it" in bad.messages[-1]
+    assert len(res.hotspots) == 4 * len(MARKERS_EN)

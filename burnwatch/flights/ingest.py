@@ -28,6 +28,7 @@ from burnwatch.flights.ortho import ORTHO_SIGMA_M, OrthoOutcome
 from burnwatch.flights.outputs import FlightLayers, write_report
 from burnwatch.flights.place import (
     camera_for,
+    gps_jumps,
     height_model,
     lens_range_message,
     misses_dsm,
@@ -435,6 +436,12 @@ def _ingest_files(
         seen_pose[key] = label[p]
         rep.detections = len(out.detections)
         good.append((m, out))
+    jumps = gps_jumps([m for m, _ in good])
+    for m, _ in good:
+        if m.path in jumps:
+            rep = photo_reports[m.path]
+            rep.status, rep.messages = "error", [*rep.messages, f"{m.name}: {jumps[m.path]}"]
+    good = [(m, out) for m, out in good if m.path not in jumps]
 
     placement = _place_flight(
         good,

@@ -198,6 +198,41 @@ def _check_clearance(meta: PhotoMeta, hm: HeightModel, pose: Pose, z: float) -> 
     raise InputError(f"{what}: {cause}", path=meta.path)
 
 
+#: No survey drone flies faster (DJI M300/M350 23 m/s, Mavic 3 21 m/s); a position that implies
+#: more, to both of its neighbours in time, is a GNSS glitch.
+MAX_DRONE_SPEED_MS = 40.0
+
+
+def gps_jumps(metas: Sequence[PhotoMeta], max_speed: float = MAX_DRONE_SPEED_MS) -> dict[str, str]:
+    """``{photo path: message}`` for photos whose GPS position jumps away from the flight.
+
+    Photos are taken in time order; a photo is a glitch when reaching it from the previous photo
+    *and* leaving it for the next one would need more than ``max_speed`` while the previous and
+    next photos are consistent with each other (one bad fix, not a fast leg). Times are whole
+    seconds, so intervals count at least 1 s. Photos without a time are not judged.
+    """
+    from pyproj import Geod
+
+    timed = sorted((m for m in metas if m.time is not None and m.has_gps), key=lambda m: (m.time, m.name))
+    geod = Geod(ellps="WGS84")
+
+    def speed(a: PhotoMeta, b: PhotoMeta) -> tuple[float, float]:
+        assert a.time is not None and b.time is not None
+        dist = float(geod.inv(a.lon, a.lat, b.lon, b.lat)[2])
+        return dist, dist / max(1.0, abs((b.time - a.time).total_seconds()))
+
+    out: dict[str, str] = {}
+    for prev, cur, nxt in zip(timed, timed[1:], timed[2:], strict=False):
+        (d_in, v_in), (_, v_out), (_, v_skip) = speed(prev, cur), speed(cur, nxt), speed(prev, nxt)
+        if v_in > max_speed and v_out > max_speed and v_skip <= max_speed:
+            out[cur.path] = (
+                f"GPS position jumps {d_in:.0f} m from the photo before it ({v_in:.0f} m/s, and "
+                f"{v_out:.0f} m/s to the next; no drone flies faster than {max_speed:.0f} m/s): a GNSS "
+                "glitch; not placed"
+            )
+    return out
+
+
 def lens_range_message(name: str, intrinsics: Intrinsics, source: str) -> str | None:
     """A report line when the lens model cannot give every pixel of the frame a ray, else None."""
     if intrinsics.frame_in_lens_range():
