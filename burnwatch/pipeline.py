@@ -211,6 +211,34 @@ def apply_exclusion_layer(
     return list(kept), suppressed
 
 
+def split_source_flagged(hotspots: Sequence[Hotspot]) -> tuple[list[Hotspot], list[Hotspot]]:
+    """(kept, suppressed): hotspots their source already marked as static heat sources (a
+    ``static_source:`` flag, e.g. FIRMS ``type`` 1-3: volcano, industrial site, gas flare) are
+    suppressed like exclusion-layer hits, with the ``suppressed`` flag; order is preserved."""
+    from burnwatch.detect.exclusion import FLAG_PREFIX
+
+    kept: list[Hotspot] = []
+    suppressed: list[Hotspot] = []
+    for h in hotspots:
+        if any(f.startswith(FLAG_PREFIX) for f in h.flags):
+            suppressed.append(h.with_flags("suppressed"))
+        else:
+            kept.append(h)
+    return kept, suppressed
+
+
+def firms_type_counts(hotspots: Sequence[Hotspot]) -> dict[str, int]:
+    """Hotspots per FIRMS ``type`` label (only those whose product has the column)."""
+    from burnwatch.sources.firms import FIRMS_TYPES
+
+    counts: dict[str, int] = {}
+    for h in hotspots:
+        kind = h.attributes.get("firms_type")
+        if isinstance(kind, int) and kind in FIRMS_TYPES:
+            counts[FIRMS_TYPES[kind]] = counts.get(FIRMS_TYPES[kind], 0) + 1
+    return counts
+
+
 def clip_to_aoi(hotspots: Sequence[Hotspot], aoi: AOI | None) -> tuple[list[Hotspot], int]:
     """(hotspots whose WGS84 point lies inside or on the AOI, number left out); all kept without AOI."""
     if aoi is None or not hotspots:
@@ -311,6 +339,8 @@ def run_scan(
     found, duplicates = drop_duplicates(found)
     errors = [e.message if isinstance(e, BurnwatchError) else str(e) for e in input_errors] + scene_errors
     kept, suppressed = apply_exclusion_layer(found, options, zones)
+    kept, by_source = split_source_flagged(kept)  # e.g. FIRMS type 2 (industrial) / 3 (offshore)
+    suppressed += by_source
     outputs: dict[str, Path] = {
         "hotspots_geojson": write_hotspots(kept, out_dir / "hotspots.geojson"),
         "hotspots_gpkg": write_hotspots(kept, out_dir / "hotspots.gpkg"),
@@ -349,7 +379,8 @@ def run_scan(
         "errors": errors,
         "warnings": warnings,
         "counts": {"hotspots": len(kept), "suppressed": len(suppressed), "outside_aoi": outside_aoi,
-                   "outside_window": outside_window, "duplicates": duplicates},
+                   "outside_window": outside_window, "duplicates": duplicates,
+                   "suppressed_by_source": len(by_source), "firms_type": firms_type_counts(found)},
     }
     outputs["manifest"] = write_manifest(
         out_dir / "manifest.json",

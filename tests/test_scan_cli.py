@@ -98,6 +98,24 @@ def test_firms_csv_scan_clips_to_a_polygon_aoi(tmp_path: Path) -> None:
     assert result.outside_aoi == 1
 
 
+def test_firms_static_land_and_offshore_types_are_suppressed_and_counted(tmp_path: Path) -> None:
+    header = VIIRS_HEADER.rstrip("\n") + ",type\n"
+    csv = tmp_path / "sp.csv"
+    csv.write_text(header + "".join(f"{row(round(20.1 + i / 10, 1), 105.2)},{t}\n" for i, t in enumerate("0023")))
+    out = tmp_path / "sp"
+    result = scan("--source", "firms", "--file", str(csv), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert [h.lat for h in read_hotspots(out / "hotspots.geojson")] == [20.1, 20.2]
+    suppressed = read_hotspots(out / "suppressed.geojson")
+    assert [(h.lat, h.attributes["firms_type"]) for h in suppressed] == [(20.3, 2), (20.4, 3)]
+    assert all("suppressed" in h.flags for h in suppressed)
+    assert "static_source:FIRMS type 3 (offshore)" in suppressed[1].flags
+    counts = manifest(out)["parameters"]["counts"]
+    assert counts["suppressed"] == counts["suppressed_by_source"] == 2
+    assert counts["firms_type"] == {"presumed vegetation fire": 2, "other static land source": 1, "offshore": 1}
+    assert "2 suppressed as static sources" in result.output
+
+
 def test_duplicate_hotspots_are_kept_once(tmp_path: Path) -> None:
     week = viirs_csv(tmp_path / "7day.csv", row(20.2, 105.2), row(20.3, 105.3, "2024-10-11"))
     day = viirs_csv(tmp_path / "1day.csv", row(20.2, 105.2), row(20.2, 105.2), row(20.4, 105.4))

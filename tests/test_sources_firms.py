@@ -118,6 +118,22 @@ def test_afimg_bad_value_names_the_column(tmp_path: Path) -> None:
     assert str(errors[0]).endswith("line 2: column 'frp': 'n/a' is not a number")
 
 
+def test_type_column_flags_static_sources_and_may_be_absent(tmp_path: Path) -> None:
+    from burnwatch.sources.firms import firms_type_flag
+
+    header = MODIS_HEADER + ",type"
+    rows = [f"21.0,105.{i}0,330.1,1.0,1.0,2022-03-28,0330,T,85,6.1,300.0,20.5,D,{t}" for i, t in enumerate("0123")]
+    errors: list[InputError] = []
+    hs = read_firms_csv(_write(tmp_path, "sp.csv", [header, *rows, rows[0][:-1] + "7"]), errors=errors)
+    assert [h.attributes["firms_type"] for h in hs] == [0, 1, 2, 3]
+    assert [h.flags for h in hs] == [(), *((firms_type_flag(t),) for t in (1, 2, 3))]
+    assert hs[2].flags == ("static_source:FIRMS type 2 (other static land source)",)
+    assert [str(e).split(": ", 1)[1] for e in errors] == ["row 6: column 'type': '7' is not 0-3"]
+    # NRT exports have no type column: nothing flagged, no attribute
+    (nrt,) = read_firms_csv(_write(tmp_path, "nrt.csv", [MODIS_HEADER, rows[2][: rows[2].rindex(",")]]))
+    assert nrt.flags == () and "firms_type" not in nrt.attributes
+
+
 def test_wrong_header_is_a_file_level_error(tmp_path: Path) -> None:
     path = _write(tmp_path, "other.csv", ["lat,lon,value", "1,2,3"])
     with pytest.raises(InputError, match=r"other\.csv: not a FIRMS CSV header"):

@@ -52,6 +52,15 @@ def test_flight_folder_and_firms_csv(tmp_path: Path) -> None:
     assert rec.kind == "firms" and [h.confidence_class for h in hotspots] == ["high", "nominal"]
 
 
+def test_firms_static_types_are_left_out_of_ingest(tmp_path: Path) -> None:
+    header, first, second = FIRMS_CSV.splitlines()
+    path = tmp_path / "sp.csv"
+    path.write_text(f"{header},type\n{first},0\n{second},2\n")
+    hotspots, rec = read_input(path)
+    assert [h.attributes["firms_type"] for h in hotspots] == [0]
+    assert rec.parameters["left_out_static_sources"] == {"other static land source": 1}
+
+
 def test_bad_inputs_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         read_input(tmp_path / "missing.csv")

@@ -122,6 +122,10 @@ def ingest(
                 f"{result.incidents_updated} updated, {result.incidents_merged} merged, "
                 f"{result.flagged_static} flagged static"
             )
+            static = record.parameters.get("left_out_static_sources")
+            if isinstance(static, dict) and static:
+                what = ", ".join(f"{n} {label}" for label, n in static.items())
+                click.echo(f"  left out, not open burning (FIRMS type): {what}")
     with open_session(database) as session:
         summary = queries.provinces_summary(session, sorted(touched))
     click.echo(f"{shown_url(database)}: {sum(summary.values())} incidents from these inputs")

@@ -4,7 +4,9 @@
   than the Process API allows in one request (:func:`tile_aoi`), each tile a
   :class:`~burnwatch.scale.dask_jobs.SentinelHubDayTask` (``process_scene``), run here or on
   a Dask cluster.
-* FIRMS passes: the slot's hotspots from the FIRMS area API (:class:`FirmsClient`).
+* FIRMS passes: the slot's hotspots from the FIRMS area API (:class:`FirmsClient`); those of
+  FIRMS ``type`` 1-3 (volcano, static land source, offshore) go to ``suppressed.geojson``, not
+  to the database.
 
 Outputs go to ``<out_dir>/<area>/<source>/<pass id>[/gen-<n>]/``: ``hotspots.geojson`` (the
 team's hotspot file schema, :func:`burnwatch.publish.vector.write_hotspots`) and the scene
@@ -91,6 +93,7 @@ def scan_pass(
     """Fetch and detect one pass; raise a :class:`BurnwatchError` when any part of it could
     not be fetched (the runner then retries the pass with backoff). With a Dask ``client`` the
     tiles of a satellite pass run as tasks on its workers (:mod:`burnwatch.scale.dask_jobs`)."""
+    from burnwatch.pipeline import split_source_flagged
     from burnwatch.publish.vector import write_hotspots
 
     target = pass_dir(out_dir, p, generation)
@@ -106,8 +109,14 @@ def scan_pass(
         result.errors += [str(e) for e in firms.errors]
     else:
         result = _scan_satellite(schedule, p, aoi, target, settings, client)
+    result.hotspots, suppressed = split_source_flagged(result.hotspots)  # FIRMS type 1-3: not burning
     path = write_hotspots(result.hotspots, target / "hotspots.geojson")
     result.outputs["hotspots_geojson"] = str(path)
+    stale = target / "suppressed.geojson"
+    if suppressed:
+        result.outputs["suppressed_geojson"] = str(write_hotspots(suppressed, stale))
+    elif stale.is_file():
+        stale.unlink()  # written by an earlier attempt of this pass
     return result
 
 

@@ -10,6 +10,11 @@ Two layouts are recognised from the header:
   scan,track,acq_date,acq_time,satellite,instrument,confidence,version,bright_ti5,frp,
   daynight``; ``confidence`` ``l``/``n``/``h`` (low/nominal/high).
 
+Archive/standard (``_SP``) exports also carry ``type`` (0 presumed vegetation fire, 1 active
+volcano, 2 other static land source, 3 offshore); hotspots of type 1-3 are not open burning
+and are flagged ``static_source:FIRMS type n (...)`` (see :data:`FIRMS_TYPES`). NRT products
+have no ``type``: nothing is flagged.
+
 ``scan``/``track`` are the along-scan and along-track pixel sizes in km at the detection; the
 footprint is that rectangle around the pixel centre, built in the local UTM zone (scan east-
 west, track north-south: an approximation, FIRMS gives no scan azimuth). ``acq_time`` is HHMM
@@ -71,6 +76,36 @@ FIRMS_SOURCES = (
     "VIIRS_NOAA21_NRT",
 )
 MAX_DAYS_PER_CALL = 10
+
+#: FIRMS ``type`` column (inferred hot spot type; archive/standard products only, absent from
+#: NRT): only type 0 is open burning. 1-3 are flagged ``static_source:FIRMS type n (...)``, the
+#: flag prefix of the static heat-source exclusion layer, and suppressed like its kilns.
+FIRMS_TYPES = {
+    0: "presumed vegetation fire",
+    1: "active volcano",
+    2: "other static land source",
+    3: "offshore",
+}
+STATIC_FIRMS_TYPES = frozenset({1, 2, 3})
+
+
+def firms_type_flag(kind: int) -> str:
+    """The flag of a FIRMS hotspot of ``type`` 1-3, e.g. ``static_source:FIRMS type 2 (...)``."""
+    return f"static_source:FIRMS type {kind} ({FIRMS_TYPES[kind]})"
+
+
+def _firms_type(row: dict[str, str]) -> int | None:
+    """The ``type`` column (None when the product has none, e.g. NRT); ValueError if not 0-3."""
+    raw = (row.get("type") or "").strip()
+    if not raw:
+        return None
+    try:
+        kind = int(float(raw))
+    except ValueError:
+        kind = -1
+    if kind not in FIRMS_TYPES or float(raw) != kind:
+        raise ValueError(f"column 'type': {raw!r} is not 0-3")
+    return kind
 
 
 def modis_confidence_class(value: float) -> ConfidenceClass:
@@ -211,6 +246,9 @@ def _row_fields(row: dict[str, str], layout: str) -> dict[str, Any]:
         "firms_confidence": raw_conf,
         "firms_version": version,
     }
+    kind = _firms_type(row)
+    if kind is not None:
+        attributes["firms_type"] = kind
     return dict(
         source="firms",
         sensor=sensor,
@@ -226,6 +264,7 @@ def _row_fields(row: dict[str, str], layout: str) -> dict[str, Any]:
         uncertainty_m=1000.0 * math.sqrt((scan**2 + track**2) / 12.0),
         scene_id=f"firms:{sensor}:{satellite}:{when:%Y%m%dT%H%M}",
         attributes=attributes,
+        flags=(firms_type_flag(kind),) if kind in STATIC_FIRMS_TYPES else (),
     )
 
 

@@ -2,7 +2,9 @@
 
 Accepted inputs (``kind="auto"`` guesses from the path):
 
-* a FIRMS CSV export (``.csv``/``.txt``, MODIS or VIIRS layout) -> kind ``firms``;
+* a FIRMS CSV export (``.csv``/``.txt``, MODIS or VIIRS layout) -> kind ``firms``; detections
+  of FIRMS ``type`` 1-3 (volcano, static land source, offshore) are left out and counted in the
+  record's ``parameters["left_out_static_sources"]``;
 * a hotspot file written by :func:`burnwatch.publish.vector.write_hotspots`
   (``.geojson``/``.gpkg``) -> ``flight`` when its hotspots come from a drone, else ``scan``;
 * a scan output directory (``hotspots.geojson``/``.gpkg`` + the run's ``manifest.json``:
@@ -66,6 +68,21 @@ def _guess_kind(hotspots: list[Hotspot]) -> str:
     return "scan"
 
 
+def _drop_static(hotspots: list[Hotspot], path: Path) -> tuple[list[Hotspot], dict[str, int]]:
+    """Hotspots without the FIRMS ``type`` 1-3 (volcano, static land source, offshore) that are
+    not open burning, and how many of each were left out (as ``burnwatch scan`` suppresses them)."""
+    from burnwatch.pipeline import firms_type_counts, split_source_flagged
+
+    kept, static = split_source_flagged(hotspots)
+    counts = firms_type_counts(static)
+    if static:
+        log.warning(
+            "%s: %d FIRMS detection(s) that are not open burning left out (%s)",
+            path, len(static), ", ".join(f"{n} {label}" for label, n in counts.items()),
+        )  # fmt: skip
+    return kept, counts
+
+
 def read_input(path: str | Path, kind: str = "auto") -> tuple[list[Hotspot], ScanRecord]:
     """Hotspots and provenance from one input path; InputError naming the path otherwise."""
     path = Path(path)
@@ -92,6 +109,9 @@ def read_input(path: str | Path, kind: str = "auto") -> tuple[list[Hotspot], Sca
             log.warning("%s: %d malformed rows skipped", data_file, len(errors))
         if not hotspots and errors:
             raise InputError(f"no usable FIRMS rows ({errors[0]})", path=data_file)
+        hotspots, static = _drop_static(hotspots, data_file)
+        if static:
+            manifest = {"parameters": {"left_out_static_sources": static}}
         kind = "firms"
     elif suffix in (".geojson", ".json", ".gpkg"):
         from burnwatch.publish.vector import read_hotspots
