@@ -116,6 +116,38 @@ def test_firms_static_land_and_offshore_types_are_suppressed_and_counted(tmp_pat
     assert "2 suppressed as static sources" in result.output
 
 
+AFIMG_TEXT = (
+    "# Active Fires I-band EDR\n#\n"
+    "# source: AFIMG_j01_d20241012_t0612301_e0613546_b1_c1_cspp_dev.nc\n#\n"
+    "# number of fire pixels: 2\n#\n"
+    "  20.20000000,  105.20000000,  340.0,  0.375,  0.375,   8,   4.5\n"
+    "  22.90000000,  108.90000000,  350.0,  0.375,  0.375,   9,  12.0\n"
+)
+
+
+def test_cspp_afimg_text_is_recognised_by_content(tmp_path: Path) -> None:
+    # renamed: the content (comment header), not the name, routes it; the time comes from "# source:"
+    path = tmp_path / "noaa20_granule.csv"
+    path.write_text(AFIMG_TEXT, encoding="utf-8")
+    out = tmp_path / "afimg"
+    result = scan("--source", "firms", "--file", str(path), "--aoi", "105,20,106,21", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    (h,) = read_hotspots(out / "hotspots.geojson")
+    assert (h.lat, h.source, h.attributes["satellite"]) == (20.2, "cspp", "NOAA-20")
+    assert h.time == datetime(2024, 10, 12, 6, 12, 30, tzinfo=timezone.utc)
+    assert manifest(out)["parameters"]["errors"] == []
+
+
+@pytest.mark.shared
+def test_real_afimg_file_scans(shared_dir: Path, tmp_path: Path) -> None:
+    from conftest import shared_file
+
+    (path,) = sorted(shared_file(shared_dir, "data/firms").glob("AFIMG_j01_*.txt"))
+    result = scan("--source", "firms", "--file", str(path), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    assert len(read_hotspots(tmp_path / "o" / "hotspots.geojson")) == 18
+
+
 def test_duplicate_hotspots_are_kept_once(tmp_path: Path) -> None:
     week = viirs_csv(tmp_path / "7day.csv", row(20.2, 105.2), row(20.3, 105.3, "2024-10-11"))
     day = viirs_csv(tmp_path / "1day.csv", row(20.2, 105.2), row(20.2, 105.2), row(20.4, 105.4))

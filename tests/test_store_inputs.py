@@ -61,6 +61,23 @@ def test_firms_static_types_are_left_out_of_ingest(tmp_path: Path) -> None:
     assert rec.parameters["left_out_static_sources"] == {"other static land source": 1}
 
 
+def test_cspp_afimg_text_is_ingested_as_firms(tmp_path: Path) -> None:
+    path = tmp_path / "AFIMG_npp_d20240315_t0618123_e0619365_b1_c1_cspp_dev.txt"
+    path.write_text("# Active Fires I-band EDR\n#\n21.0, 105.8, 330.0, 0.375, 0.375, 9, 10.5\n")
+    hotspots, rec = read_input(path)
+    assert rec.kind == "firms" and rec.source == "cspp" and len(hotspots) == 1
+    assert hotspots[0].attributes["satellite"] == "Suomi NPP"
+
+
+@pytest.mark.shared
+def test_real_afimg_file_is_ingested(shared_dir: Path) -> None:
+    from conftest import shared_file
+
+    (path,) = sorted(shared_file(shared_dir, "data/firms").glob("AFIMG_j01_*.txt"))
+    hotspots, rec = read_input(path)
+    assert len(hotspots) == 18 and rec.kind == "firms"
+
+
 def test_bad_inputs_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         read_input(tmp_path / "missing.csv")

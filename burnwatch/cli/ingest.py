@@ -52,7 +52,7 @@ def ingest(
     distance_m: float | None,
     window_h: float | None,
 ) -> None:
-    """Ingest PATHS (scan/flight folders, hotspot GeoJSON/GPKG, FIRMS CSVs); idempotent.
+    """Ingest PATHS (scan/flight folders, hotspot GeoJSON/GPKG, FIRMS CSVs, CSPP AFIMG text); idempotent.
 
     Each path is ingested in its own transaction; a bad path is reported and the others
     go on. Exit status 1 when any path failed."""

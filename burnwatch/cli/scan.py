@@ -41,7 +41,8 @@ SOURCES = (*SATELLITE_SOURCES, "firms", "file")
     "files",
     multiple=True,
     type=click.Path(path_type=Path),
-    help="file: GeoTIFF(s) to scan; firms: FIRMS CSV export(s) instead of the API. Repeatable.",
+    help="file: GeoTIFF(s) to scan; firms: FIRMS CSV export(s) or CSPP AFIMG text files instead "
+    "of the API. Repeatable.",
 )
 @click.option(
     "--band-map",
@@ -163,13 +164,13 @@ def scan(
                 )
                 parameters["band_map"] = band_map
             elif source == "firms":
-                from burnwatch.sources.firms import FirmsClient, day_chunks, read_firms_csv
+                from burnwatch.sources.firms import FirmsClient, day_chunks, read_hotspot_file
 
                 if files:
                     for f in files:
                         bad: list[InputError] = []
                         try:
-                            extra.extend(read_firms_csv(f, aoi=area, errors=bad))
+                            extra.extend(read_hotspot_file(f, aoi=area, errors=bad))  # CSV or AFIMG
                         except InputError as exc:  # one unreadable file; the others go on
                             input_errors.append(exc)
                             continue

@@ -359,24 +359,37 @@ _AFIMG_SATELLITES = {"npp": "Suomi NPP", "j01": "NOAA-20", "j02": "NOAA-21"}
 _AFIMG_CONFIDENCE = {7: VIIRS_CONFIDENCE["l"], 8: VIIRS_CONFIDENCE["n"], 9: VIIRS_CONFIDENCE["h"]}
 
 
-def read_afimg_txt(path: str | Path, *, errors: list[InputError] | None = None) -> list[Hotspot]:
+def read_afimg_txt(
+    path: str | Path,
+    *,
+    aoi: AOI | BaseGeometry | None = None,
+    errors: list[InputError] | None = None,
+) -> list[Hotspot]:
     """Read the text output of the CSPP VIIRS I-band active-fire processor (``AFIMG_*.txt``).
 
     Seven comma-separated columns (latitude, longitude, I04 brightness temperature K,
     along-scan and along-track pixel size km, confidence 7/8/9, FRP MW) after ``#`` comments.
     The granule start time and satellite come from the file name
-    (``AFIMG_j01_d20210414_t1126439_...``); every fire gets that time.
+    (``AFIMG_j01_d20210414_t1126439_...``) or, for a renamed file, from its ``# source:``
+    comment; every fire gets that time. ``aoi`` (WGS84) keeps points inside or on it.
     """
     path = Path(path)
-    match = _AFIMG_NAME.search(path.name)
-    if match is None:
-        raise InputError("file name does not follow AFIMG_<sat>_dYYYYMMDD_tHHMMSSs_...", path=path)
-    when = datetime.strptime(match["d"] + match["t"], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
-    satellite = _AFIMG_SATELLITES.get(match["sat"].lower(), match["sat"])
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError as exc:
+        raise InputError("file not found", path=path) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read CSPP active-fire file: {exc}", path=path) from exc
+    source = next((ln for ln in lines if ln.lstrip("# ").lower().startswith("source:")), "")
+    match = _AFIMG_NAME.search(path.name) or _AFIMG_NAME.search(source)
+    if match is None:
+        raise InputError(
+            "file name (or its '# source:' comment) does not follow AFIMG_<sat>_dYYYYMMDD_tHHMMSSs_...",
+            path=path,
+        )
+    when = datetime.strptime(match["d"] + match["t"], "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc)
+    satellite = _AFIMG_SATELLITES.get(match["sat"].lower(), match["sat"])
+    within = aoi.geometry if isinstance(aoi, AOI) else aoi
     out: list[Hotspot] = []
     for lineno, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -390,6 +403,8 @@ def read_afimg_txt(path: str | Path, *, errors: list[InputError] | None = None) 
             if int(conf) not in _AFIMG_CONFIDENCE:
                 raise ValueError(f"column 'confidence': {fields[5]!r} is not 7/8/9")
             confidence, cls = _AFIMG_CONFIDENCE[int(conf)]
+            if within is not None and not within.intersects(Point(lon, lat)):
+                continue
             crs, x, y, native, foot = pixel_footprint(lon, lat, scan, track)
             out.append(
                 Hotspot(
@@ -424,6 +439,34 @@ def read_afimg_txt(path: str | Path, *, errors: list[InputError] | None = None) 
             if errors is not None:
                 errors.append(err)
     return out
+
+
+def is_afimg_text(text: str) -> bool:
+    """True for CSPP active-fire text (``#`` comment lines first), False for a FIRMS CSV
+    (its first line is the column header)."""
+    first = next((ln for ln in text.lstrip("\ufeff").splitlines() if ln.strip()), "")
+    return first.lstrip().startswith("#")
+
+
+def read_hotspot_file(
+    path: str | Path,
+    *,
+    aoi: AOI | BaseGeometry | None = None,
+    errors: list[InputError] | None = None,
+) -> list[Hotspot]:
+    """A FIRMS CSV export or a CSPP ``AFIMG`` text file, told apart by content (not the name):
+    :func:`read_firms_csv` or :func:`read_afimg_txt`, same ``aoi``/``errors`` handling."""
+    path = Path(path)
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as fh:
+            head = fh.read(4096)
+    except FileNotFoundError as exc:
+        raise InputError("file not found", path=path) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read hotspot file: {exc}", path=path) from exc
+    if is_afimg_text(head):
+        return read_afimg_txt(path, aoi=aoi, errors=errors)
+    return read_firms_csv(path, aoi=aoi, errors=errors)
 
 
 def day_chunks(start: date, end: date, max_days: int = MAX_DAYS_PER_CALL) -> list[tuple[date, int]]:

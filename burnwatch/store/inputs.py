@@ -2,7 +2,8 @@
 
 Accepted inputs (``kind="auto"`` guesses from the path):
 
-* a FIRMS CSV export (``.csv``/``.txt``, MODIS or VIIRS layout) -> kind ``firms``; detections
+* a FIRMS CSV export (``.csv``/``.txt``, MODIS or VIIRS layout) or a CSPP VIIRS active-fire
+  text file (``AFIMG_*.txt``, told apart by its ``#`` comment header) -> kind ``firms``; detections
   of FIRMS ``type`` 1-3 (volcano, static land source, offshore) are left out and counted in the
   record's ``parameters["left_out_static_sources"]``;
 * a hotspot file written by :func:`burnwatch.publish.vector.write_hotspots`
@@ -101,10 +102,10 @@ def read_input(path: str | Path, kind: str = "auto") -> tuple[list[Hotspot], Sca
         data_file = path
     suffix = data_file.suffix.lower()
     if kind == "firms" or (kind == "auto" and suffix in (".csv", ".txt")):
-        from burnwatch.sources.firms import read_firms_csv
+        from burnwatch.sources.firms import read_hotspot_file
 
         errors: list[InputError] = []
-        hotspots = read_firms_csv(data_file, errors=errors)
+        hotspots = read_hotspot_file(data_file, errors=errors)  # FIRMS CSV or CSPP AFIMG text
         if errors:
             log.warning("%s: %d malformed rows skipped", data_file, len(errors))
         if not hotspots and errors:
