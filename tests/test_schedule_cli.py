@@ -120,6 +120,29 @@ def test_run_forever_with_fake_clock_and_stop_event(tmp_path: Path, env: FakePro
     assert sched.run_forever(clock, stop, max_cycles=5) == []  # a set stop event ends the service
 
 
+def test_schedule_once_exits_3_only_when_a_job_failed_for_good(tmp_path: Path, env: FakeProviders) -> None:
+    env.passes = [("S2_a", "2025-11-08T03:35:00Z", 5.0)]
+    env.process_failures = {"2025-11-08": 2}
+    path = tmp_path / "schedule.yaml"
+    path.write_text(SCHEDULE + "retry: {max_attempts: 2, backoff_minutes: 15}\n", encoding="utf-8")
+    runner = CliRunner()
+
+    def once(now: str, *extra: str) -> tuple[int, str]:
+        out = runner.invoke(cli, ["schedule", "once", "--schedule", str(path), "--now", now, *extra])
+        return out.exit_code, out.output
+
+    code, output = once("2025-11-08T12:00:00Z")  # first failure: retried next run, not final
+    assert code == 0 and "3 done, 1 failed" in output and "gave up" not in output
+    code, output = once("2025-11-08T13:00:00Z")  # second and last attempt fails: cron must see it
+    assert code == 3, output
+    assert "try 2: " in output and "(gave up: no attempt left)" in output
+    assert "error: 1 job(s) failed for good" in output
+    code, output = once("2025-11-08T14:00:00Z")  # nothing failed in this run
+    assert code == 0 and "0 done, 0 failed" in output
+    code, output = once("2025-11-08T15:00:00Z", "--retry-failed")
+    assert code == 0 and "1 done, 0 failed" in output
+
+
 def test_reprocess_local_splits_by_date_and_ingests_once(tmp_path: Path, env: FakeProviders) -> None:
     from burnwatch.publish.vector import read_hotspots
     from burnwatch.store.db import session_scope

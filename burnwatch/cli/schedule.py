@@ -14,6 +14,10 @@ from burnwatch.cli.options import DATE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: ``schedule once`` exit status when a job failed for good in that run (1 and 2 are taken by
+#: crashes and by click/burnwatch usage errors).
+EXIT_JOBS_GAVE_UP = 3
+
 dask_options = [
     click.option(
         "--scheduler",
@@ -91,9 +95,9 @@ def _echo_report(report: object) -> None:
     )
     for o in report.outcomes:
         tail = f"{o.hotspots} hotspot(s), {o.added} new, {o.incidents_new} new incident(s)"
-        click.echo(
-            f"  {o.status:6} {o.area} {o.pass_id} gen {o.generation} try {o.attempts}: {o.error or tail}"
-        )
+        final = " (gave up: no attempt left)" if o.gave_up else ""
+        head = f"  {o.status:6} {o.area} {o.pass_id} gen {o.generation} try {o.attempts}"
+        click.echo(f"{head}: {o.error or tail}{final}")
     for message in [*report.errors, *report.notifications.errors]:
         click.echo(f"warning: {message}", err=True)
 
@@ -119,7 +123,11 @@ def once(
     retry_failed: bool,
     reprocess_range: tuple[datetime, datetime] | None,
 ) -> None:
-    """Run what is due now (catching up missed passes) and exit; for cron and systemd timers."""
+    """Run what is due now (catching up missed passes) and exit; for cron and systemd timers.
+
+    Exit status 0 when every job ran or will be retried (a failed attempt with attempts left
+    is scheduled again), 3 when a job failed for good in this run (it used its last attempt:
+    see `schedule status --failed`, re-queue with --retry-failed)."""
     from datetime import timezone
 
     from burnwatch.schedule.config import load_schedule
@@ -134,7 +142,15 @@ def once(
                     session, *reprocess_range, areas=[a.name for a in sched.schedule.watch_areas]
                 )
             click.echo(f"queued {len(new)} pass(es) for reprocessing")
-        _echo_report(sched.run_once(now or datetime.now(timezone.utc), retry_failed=retry_failed))
+        report = sched.run_once(now or datetime.now(timezone.utc), retry_failed=retry_failed)
+        _echo_report(report)
+    if report.gave_up:
+        click.echo(
+            f"error: {len(report.gave_up)} job(s) failed for good (no attempt left); "
+            "re-queue with --retry-failed",
+            err=True,
+        )
+        raise SystemExit(EXIT_JOBS_GAVE_UP)
 
 
 @schedule.command()

@@ -74,6 +74,7 @@ class JobOutcome:
     added: int = 0
     incidents_new: int = 0
     error: str | None = None
+    gave_up: bool = False  # failed with no attempt left (max_attempts used): a final failure
 
 
 @dataclass
@@ -95,6 +96,11 @@ class RunReport:
     @property
     def failed(self) -> list[JobOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def gave_up(self) -> list[JobOutcome]:
+        """Jobs that failed for good in this cycle (no further attempt scheduled)."""
+        return [o for o in self.outcomes if o.status == "failed" and o.gave_up]
 
 
 class Scheduler:
@@ -238,7 +244,7 @@ class Scheduler:
                 session, self.schedule.notify, job, error, job.next_attempt_at if again else None
             )
             session.commit()
-            outcome.status, outcome.error = "failed", error
+            outcome.status, outcome.error, outcome.gave_up = "failed", error, not again
             return outcome
         new_incidents = list(
             session.scalars(
