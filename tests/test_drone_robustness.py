@@ -368,3 +368,36 @@ def test_a_gps_glitch_is_not_placed(tmp_path: Path) -> None:
     (bad,) = [f for f in res.files if f.status == "error"]
     assert "DJI_0002.JPG: GPS position jumps 1995 m from the photo before it" in bad.messages[-1]
     assert len(res.hotspots) == 4 * len(MARKERS_EN)
+
+
+def _corrupt_model_tag(path: Path) -> None:
+    """Make the EXIF Model entry claim 60 000 bytes (more than the file holds)."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    tiff = data.index(b"Exif\x00\x00") + 6
+    fmt = "<" if data[tiff : tiff + 2] == b"II" else ">"
+    ifd0 = struct.unpack(fmt + "I", data[tiff + 4 : tiff + 8])[0]
+    (count,) = struct.unpack(fmt + "H", data[tiff + ifd0 : tiff + ifd0 + 2])
+    for k in range(count):
+        entry = tiff + ifd0 + 2 + 12 * k
+        if struct.unpack(fmt + "H", data[entry : entry + 2])[0] == 0x0110:
+            data[entry + 4 : entry + 8] = struct.pack(fmt + "I", 60000)
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_exif_entries_are_reported_against_the_photo(
+    tmp_path: Path, recwarn: pytest.WarningsRecorder
+) -> None:
+    """Pillow's raw 'Skipping tag' warnings used to reach the terminal with no file name."""
+    src = tmp_path / "in"
+    (photo,) = _flight(src, 1)
+    _corrupt_model_tag(photo)
+    res = ingest_flight(src, tmp_path / "out", detector_factory=orange_factory, workers=0)
+    (rep,) = res.files
+    assert rep.status == "ok" and len(res.hotspots) == len(MARKERS_EN)
+    assert any(
+        m.startswith("DJI_0000.JPG: EXIF partly unreadable (Tag data larger than file. Skipping tag 272;")
+        for m in rep.messages
+    ), rep.messages
+    assert not [w for w in recwarn if "Skipping tag" in str(w.message)]

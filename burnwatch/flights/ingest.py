@@ -434,6 +434,7 @@ def _ingest_files(
             )
             continue
         seen_pose[key] = label[p]
+        rep.messages.extend(f"{m.name}: {note}" for note in m.notes)
         rep.detections = len(out.detections)
         good.append((m, out))
     jumps = gps_jumps([m for m, _ in good])

@@ -106,8 +106,10 @@ def load_rgb(path: Path) -> np.ndarray:
 
     try:
         with warnings.catch_warnings():
-            # the pixel count was checked against max_pixels when the metadata was read
+            # the pixel count was checked against max_pixels when the metadata was read, and
+            # EXIF problems were reported then (JPEG parses EXIF again on open)
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             with Image.open(path) as img:
                 img.load()
                 return np.asarray(img.convert("RGB"))

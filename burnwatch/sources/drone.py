@@ -67,12 +67,16 @@ class FlightFiles:
 
 def is_geotiff(path: Path) -> bool:
     """True when a TIFF carries GeoTIFF georeferencing tags (an orthomosaic, not a photo)."""
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
-            tags = getattr(img, "tag_v2", {})
-            return any(t in tags for t in _GEOTIFF_TAGS)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a corrupt tag is reported when the file is read
+            with Image.open(path) as img:
+                tags = getattr(img, "tag_v2", {})
+                return any(t in tags for t in _GEOTIFF_TAGS)
     except Exception:  # unreadable files are judged later, as photos
         return False
 

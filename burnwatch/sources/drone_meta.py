@@ -94,6 +94,7 @@ class PhotoMeta:
     rtk_std_hgt: float | None = None
 
     label: str | None = None  # the photo's name in the flight when its file name is not unique
+    notes: tuple[str, ...] = ()  # what reading the metadata had to skip (corrupt EXIF entries)
 
     @property
     def name(self) -> str:
@@ -194,7 +195,8 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
     except OSError as exc:
         raise InputError(f"cannot read file ({exc.strerror})", path=path) from exc
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as opening:  # JPEG reads EXIF (DPI) on open
+            warnings.simplefilter("always")
             # Pillow warns above its own 89.5 MP default; ``max_pixels`` is checked just below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
@@ -214,10 +216,19 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
                 "(possible decompression bomb)",
                 path=path,
             )
-        exif = img.getexif()
-        # read the sub-IFDs while the file is open (TIFF IFDs are read lazily)
-        sub = dict(exif.get_ifd(ExifTags.IFD.Exif))
-        gps = dict(exif.get_ifd(ExifTags.IFD.GPSInfo))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            raw = img.getexif()
+            # read every IFD now, while the file is open and warnings are caught (they load lazily)
+            exif = dict(raw)
+            sub = dict(raw.get_ifd(ExifTags.IFD.Exif))
+            gps = dict(raw.get_ifd(ExifTags.IFD.GPSInfo))
+        skipped = dict.fromkeys(
+            " ".join(str(w.message).split())
+            for w in [*opening, *caught]
+            if issubclass(w.category, UserWarning)
+        )
+        notes = (f"EXIF partly unreadable ({'; '.join(skipped)})",) if skipped else ()
         if verify:
             try:
                 img.load()
@@ -265,6 +276,7 @@ def read_photo_meta(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, verify: bo
         centre_y_px=_num(xmp.get("CalibratedOpticalCenterY")),
         dewarp=dewarp,
         dewarp_problem=dewarp_problem,
+        notes=notes,
         focal_mm=_num(sub.get(37386)) or _num(gdal.get("FocalLength")),
         focal_35mm=_num(sub.get(41989)) or _num(gdal.get("FocalLengthIn35mmFilm")),
         ref_width=int(_num(sub.get(40962)) or _num(gdal.get("PixelXDimension")) or 0) or None,
