@@ -50,3 +50,45 @@ def test_firms_static_types_are_written_aside_and_not_handed_to_ingest(tmp_path:
     assert [h.attributes["firms_type"] for h in aside] == [2, 3]
     assert all("suppressed" in h.flags for h in aside)
     assert [h.lat for h in read_hotspots(Path(out.outputs["hotspots_geojson"]))] == [20.7]
+
+
+def test_slots_of_one_day_share_one_firms_call_within_a_cycle(tmp_path: Path) -> None:
+    from burnwatch.errors import SourceError
+    from burnwatch.schedule.scanning import firms_calls_shared
+
+    csv = "\n".join([HEADER, _row(20.7, "0130", 0), _row(20.71, "0730", 0), _row(20.72, "1930", 0)]) + "\n"
+    with FakeServer() as server:
+        server.add("GET", "/api/area/csv/", Reply.text(csv))
+        schedule, settings = _setup(tmp_path, server)
+        with firms_calls_shared():
+            got = [scan_pass(schedule, _slot(h), AOI, tmp_path / "scans", settings).hotspots for h in (0, 6, 12, 18)]
+        assert server.count("GET", "/api/area/csv/") == 1
+        assert [[h.lat for h in hs] for hs in got] == [[20.7], [20.71], [], [20.72]]
+        with firms_calls_shared():  # a new cycle asks again
+            scan_pass(schedule, _slot(0), AOI, tmp_path / "scans", settings)
+        assert server.count("GET", "/api/area/csv/") == 2
+
+    with FakeServer() as failing:  # FIRMS down: one failed call per cycle, not one per slot
+        failing.add("GET", "/api/area/csv/", Reply.text("oops", 500))
+        schedule, settings = _setup(tmp_path, failing)
+        errors = []
+        with firms_calls_shared():
+            for h in (0, 6, 12, 18):
+                try:
+                    scan_pass(schedule, _slot(h), AOI, tmp_path / "scans", settings)
+                except SourceError as exc:
+                    errors.append(exc)
+        assert len(errors) == 4 and failing.count("GET", "/api/area/csv/") == 1
+
+
+def test_a_scheduler_cycle_makes_one_firms_call_per_day(tmp_path: Path) -> None:
+    from burnwatch.schedule.runner import Scheduler
+
+    with FakeServer() as server:
+        server.add("GET", "/api/area/csv/", Reply.text(HEADER + "\n"))
+        schedule, settings = _setup(tmp_path, server)
+        sched = Scheduler(schedule, settings=settings, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}")
+        report = sched.run_once(datetime(2025, 11, 10, 4, tzinfo=timezone.utc))
+        days = {o.pass_id[:-3] for o in report.outcomes}
+        assert len(report.done) == len(report.outcomes) > len(days) > 1
+        assert server.count("GET", "/api/area/csv/") == len(days)

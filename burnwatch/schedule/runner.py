@@ -46,7 +46,7 @@ from burnwatch.schedule.passes import (
     satellite_passes,
     sentinelhub_search,
 )
-from burnwatch.schedule.scanning import PassOutput, scan_pass
+from burnwatch.schedule.scanning import PassOutput, firms_calls_shared, scan_pass
 from burnwatch.store.models import Incident
 from burnwatch.types import AOI, utc
 
@@ -181,7 +181,8 @@ class Scheduler:
         now = utc(now)
         window = lookback_window(self.schedule, now)
         report = RunReport(now=now, window=window)
-        with self.session() as session:
+        # FIRMS slots of one day/area/product share one area-API call in this cycle
+        with firms_calls_shared(), self.session() as session:
             if retry_failed:
                 jobstore.retry_failed(session, now)
             if window is not None:

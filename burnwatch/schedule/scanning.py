@@ -17,18 +17,37 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from burnwatch.config import Settings
-from burnwatch.errors import SourceError
+from burnwatch.errors import BurnwatchError, SourceError
 from burnwatch.schedule.config import Schedule
 from burnwatch.schedule.passes import Pass
 from burnwatch.types import AOI, Hotspot
 
 log = logging.getLogger(__name__)
+
+#: FIRMS answers of the current scheduler cycle (see :func:`firms_calls_shared`); None outside.
+_FIRMS_CALLS: ContextVar[dict[str, str | BurnwatchError] | None] = ContextVar("firms_calls", default=None)
+
+
+@contextmanager
+def firms_calls_shared() -> Iterator[None]:
+    """Inside the block, FIRMS passes that make the identical area-API request (the slots of
+    one day, area and product: a slot asks for its whole UTC day) share one call's answer, a
+    failure included, instead of one call per slot. One scheduler cycle runs inside one block,
+    so the next cycle asks FIRMS again."""
+    token = _FIRMS_CALLS.set({})
+    try:
+        yield
+    finally:
+        _FIRMS_CALLS.reset(token)
 
 #: Sentinel Hub Process API: at most this many pixels per side in one request (keep a margin).
 MAX_SIDE_PX = 2400
@@ -104,7 +123,7 @@ def scan_pass(
 
         spec = schedule.sources.firms
         assert spec is not None
-        firms = FirmsClient(settings, source=spec.product)
+        firms = FirmsClient(settings, source=spec.product, calls=_FIRMS_CALLS.get())
         result = PassOutput(firms.hotspots(aoi, p.start, last))
         result.errors += [str(e) for e in firms.errors]
     else:

@@ -496,6 +496,7 @@ class FirmsClient:
         *,
         source: str = "VIIRS_SNPP_NRT",
         max_days: int = MAX_DAYS_PER_CALL,
+        calls: dict[str, str | BurnwatchError] | None = None,
     ) -> None:
         if not 1 <= max_days <= MAX_DAYS_PER_CALL:
             raise InputError(f"FIRMS max_days must be 1-{MAX_DAYS_PER_CALL}, got {max_days}")
@@ -503,6 +504,10 @@ class FirmsClient:
         self.source = source
         self.max_days = max_days  # lower it if FIRMS tightens its DAY_RANGE limit
         self.errors: list[BurnwatchError] = []
+        # Answers (CSV text or the error) of calls already made, by request without the key:
+        # a dict shared by several clients makes an identical request once (e.g. the 6-hour
+        # slots of one day in one scheduler run), a failed one included.
+        self.calls = calls
 
     def _key(self) -> str:
         key = self.settings.firms_map_key
@@ -518,6 +523,22 @@ class FirmsClient:
             raise InputError(f"FIRMS day range must be 1-{self.max_days}, got {days}")
         key = self._key()
         area = ",".join(f"{v:.6f}".rstrip("0").rstrip(".") for v in bbox)
+        request = f"{self.settings.firms_base_url.rstrip('/')}/{source}/{area}/{days}/{day}"
+        if self.calls is None:
+            return self._fetch(source, area, days, day, key)
+        if request not in self.calls:
+            try:
+                self.calls[request] = self._fetch(source, area, days, day, key)
+            except BurnwatchError as exc:
+                self.calls[request] = exc
+        else:
+            log.debug("FIRMS %s %s+%dd: answer of an identical call reused", source, day, days)
+        answer = self.calls[request]
+        if isinstance(answer, BurnwatchError):
+            raise answer
+        return answer
+
+    def _fetch(self, source: str, area: str, days: int, day: date | None, key: str) -> str:
         url = f"{self.settings.firms_base_url.rstrip('/')}/api/area/csv/{key}/{source}/{area}/{days}"
         if day is not None:
             url += f"/{day.isoformat()}"
