@@ -23,6 +23,16 @@ def _upload(api: ApiEnv, zip_path: Path, user: str = "pilot") -> dict:  # type: 
     return api.client.get(f"/api/flights/{job_id}", headers=h).json()
 
 
+def _set_province(incident_ids: set[int], api: ApiEnv, province: str) -> None:
+    from sqlalchemy import update
+
+    from burnwatch.store.db import session_scope
+    from burnwatch.store.models import Incident
+
+    with session_scope(api.settings.database_url) as s:
+        s.execute(update(Incident).where(Incident.id.in_(incident_ids)).values(province=province))
+
+
 def test_flight_upload_is_processed_ingested_and_reviewed(api: ApiEnv, tmp_path: Path) -> None:
     job = _upload(api, flight_zip(tmp_path / "flight.zip"))
     assert job["status"] == "done", job
@@ -42,6 +52,11 @@ def test_flight_upload_is_processed_ingested_and_reviewed(api: ApiEnv, tmp_path:
     assert len(drone["features"]) == job["hotspots"]
     assert {f["properties"]["incident_id"] for f in drone["features"]} != {None}
     assert len(api.client.get("/api/footprints", headers=pilot).json()["features"]) == 2
+    # province scope: inspectors see the flights with a hotspot in an incident of their province
+    assert api.client.get("/api/footprints", headers=api.headers("insp")).json()["features"] == []
+    _set_province({f["properties"]["incident_id"] for f in drone["features"]}, api, "Hưng Yên")
+    assert len(api.client.get("/api/footprints", headers=api.headers("insp")).json()["features"]) == 2
+    assert api.client.get("/api/footprints", headers=api.headers("insp_tb")).json()["features"] == []
     # admins see every job
     assert api.client.get("/api/flights", headers=api.headers("admin")).json()[0]["id"] == job["id"]
 

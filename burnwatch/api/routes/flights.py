@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -16,7 +16,16 @@ from starlette.responses import FileResponse
 from starlette.types import Message
 
 from burnwatch.api import queries
-from burnwatch.api.auth import FLIGHT_ROLES, REVIEW_ROLES, STAFF, Principal, allow, db_session, principal
+from burnwatch.api.auth import (
+    FLIGHT_ROLES,
+    REVIEW_ROLES,
+    STAFF,
+    Principal,
+    allow,
+    db_session,
+    principal,
+    province_scope,
+)
 from burnwatch.api.jobs import FlightJobs
 from burnwatch.api.models import FlightJob
 from burnwatch.api.uploads import inside, max_upload_bytes, safe_filename, stream_to_file
@@ -173,11 +182,16 @@ def flight_thumbnail(
 
 
 @router.get("/api/footprints", dependencies=[allow(*STAFF)])
-def footprints(request: Request, db: Annotated[Session, Depends(db_session)]) -> dict[str, Any]:
-    """Photo footprints of every finished flight (GeoJSON polygons, WGS84)."""
+def footprints(
+    request: Request, p: Annotated[Principal, Depends(principal)], db: Annotated[Session, Depends(db_session)]
+) -> dict[str, Any]:
+    """Photo footprints of the finished flights in the caller's scope (GeoJSON polygons, WGS84).
+
+    A province-bound user (:func:`~burnwatch.api.auth.province_scope`) sees the flights that
+    have a hotspot in an incident of their province, as the hotspots themselves are scoped."""
     jobs: FlightJobs = request.app.state.jobs
     features: list[dict[str, Any]] = []
-    for job in db.scalars(select(FlightJob).where(FlightJob.status == "done").limit(500)):
+    for job in db.scalars(flights_in_scope(province_scope(p, None))):
         path = jobs.job_dir(job.id) / "out" / "footprints.geojson"
         if path.is_file():
             try:
@@ -188,6 +202,22 @@ def footprints(request: Request, db: Annotated[Session, Depends(db_session)]) ->
                 feat.setdefault("properties", {})["job_id"] = job.id
                 features.append(feat)
     return {"type": "FeatureCollection", "features": features}
+
+
+def flights_in_scope(province: str | None) -> Select[FlightJob]:
+    """Finished flight jobs (newest first, at most 500); with ``province``, only those whose
+    scan has a hotspot in an incident of that province."""
+    from burnwatch.store.models import HotspotRow, Incident
+
+    stmt = select(FlightJob).where(FlightJob.status == "done")
+    if province is not None:
+        in_province = (
+            select(HotspotRow.scan_id)
+            .join(Incident, HotspotRow.incident_id == Incident.id)
+            .where(Incident.province == province)
+        )
+        stmt = stmt.where(FlightJob.scan_id.in_(in_province))
+    return stmt.order_by(FlightJob.created_at.desc()).limit(500)
 
 
 def thumbnail_url(job_id: str, out_dir: Path, photo: str) -> str | None:
