@@ -274,6 +274,58 @@ def drop_duplicates(hotspots: Sequence[Hotspot]) -> tuple[list[Hotspot], int]:
     return kept, len(hotspots) - len(kept)
 
 
+#: Overlays written next to a scene's ``<name>_fire.tif`` (listed in manifests only since they
+#: are cleaned up; older manifests list just the COG).
+_OVERLAY_SUFFIXES = ("_quicklook.png", "_firemask.png")
+
+
+def previous_outputs(out_dir: Path) -> dict[Path, str | None]:
+    """Files an earlier scan wrote to ``out_dir`` per its ``manifest.json`` (path -> sha256;
+    None for overlays implied by a listed fire COG); empty without a readable manifest."""
+    from burnwatch.errors import CorruptFileError
+    from burnwatch.publish.manifest import read_manifest
+
+    path = Path(out_dir) / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        manifest = read_manifest(path)
+    except CorruptFileError:
+        return {}
+    found: dict[Path, str | None] = {}
+    for record in manifest.outputs:
+        rel = Path(record.path or "")
+        if record.kind != "file" or not record.path or rel.is_absolute() or ".." in rel.parts:
+            continue  # only files below out_dir are ever removed
+        found[Path(out_dir) / rel] = record.sha256
+        if rel.parent.name == "scenes" and rel.name.endswith("_fire.tif"):
+            for suffix in _OVERLAY_SUFFIXES:
+                found.setdefault(Path(out_dir) / rel.parent / (rel.name[: -len("_fire.tif")] + suffix), None)
+    return found
+
+
+def remove_stale_outputs(previous: Mapping[Path, str | None], current: Iterable[Path]) -> list[Path]:
+    """Delete what an earlier run wrote (``previous``) and this one did not (``current``), so a
+    reused ``--out`` folder describes only this run. A file whose content no longer matches the
+    earlier manifest was changed by someone else and is kept. Returns the removed paths."""
+    from burnwatch.incidents.evidence import sha256_file
+
+    keep = {Path(p).resolve() for p in current}
+    removed: list[Path] = []
+    for path, sha in previous.items():
+        if path.resolve() in keep or not path.is_file():
+            continue
+        if sha is not None and sha256_file(path) != sha:
+            log.warning("%s: left in place (changed since the run that wrote it)", path)
+            continue
+        path.unlink()
+        removed.append(path)
+    for folder in {p.parent for p in removed}:
+        if folder.name == "scenes" and not any(folder.iterdir()):
+            folder.rmdir()
+    return removed
+
+
 def run_scan(
     scenes: Iterable[Scene],
     out_dir: Path,
@@ -294,7 +346,10 @@ def run_scan(
     ``extra_hotspots`` come from hotspot sources such as FIRMS. ``inputs`` (files or request
     identifiers) and ``parameters`` go into the run manifest. Outputs in ``out_dir``:
     ``hotspots.geojson``, ``hotspots.gpkg``, ``suppressed.geojson`` (when any),
-    ``scenes/*_fire.tif`` COGs, ``map.html`` (+ ``vendor/``) and ``manifest.json``.
+    ``scenes/*_fire.tif`` COGs, ``map.html`` (+ ``vendor/``) and ``manifest.json``. When
+    ``out_dir`` holds an earlier scan, the files its manifest lists that this run did not write
+    again (other scenes' COGs and overlays, an old ``suppressed.geojson``) are removed after the
+    new manifest is written; nothing else in the folder is touched.
 
     With ``aoi`` (WGS84), hotspots whose point lies outside it (scene pixels beyond the AOI,
     hotspot-source points) are dropped and counted (``counts.outside_aoi`` in the manifest).
@@ -315,6 +370,7 @@ def run_scan(
 
     started = datetime.now(timezone.utc)
     out_dir = prepare_out_dir(out_dir)
+    earlier = previous_outputs(out_dir)  # removed at the end unless this run writes them again
     zones = exclusion_zones if exclusion_zones is not None else load_exclusion_layer(options)
     products: list[SceneProduct] = []
     scene_errors: list[str] = []
@@ -354,9 +410,12 @@ def run_scan(
         replace(ov, show=ov.show and (i == 0 or "fire mask" in ov.name))
         for i, ov in enumerate(o for p in products for o in p.overlays)
     ]
+    pngs: list[Path] = []
     outputs["map"] = hotspot_map(
-        [*kept, *suppressed], out_dir / "map.html", overlays, title=options.title, tile_url=options.tile_url
+        [*kept, *suppressed], out_dir / "map.html", overlays, title=options.title, tile_url=options.tile_url,
+        written=pngs,
     )
+    outputs.update({f"overlay:{png.relative_to(out_dir).as_posix()}": png for png in pngs})
     algorithms = {p.algorithm: p.algorithm_version for p in products}
     for h in extra_hotspots:
         algorithms.setdefault(h.algorithm, h.algorithm_version)
@@ -391,5 +450,6 @@ def run_scan(
         started=started,
         missing_inputs="record",
     )
+    remove_stale_outputs(earlier, outputs.values())
     return ScanResult(out_dir, kept, suppressed, products, errors, outputs, outside_aoi=outside_aoi,
                       duplicates=duplicates, outside_window=outside_window, warnings=warnings)

@@ -124,3 +124,23 @@ def test_local_scene_aoi_overlap_is_tested_in_wgs84(shared_dir: Path) -> None:
     assert scene_intersects(scene, AOI(box(-180, -90, 180, 90), "world"))  # no UTM coords
     assert scene_intersects(scene, parse_aoi("-125,45,-115,60"))
     assert not scene_intersects(scene, parse_aoi("105,20,106,21"))  # Hanoi
+
+
+def test_stale_outputs_only_files_the_earlier_manifest_lists_unchanged(tmp_path: Path) -> None:
+    from burnwatch.pipeline import previous_outputs, remove_stale_outputs
+    from burnwatch.publish.manifest import write_manifest
+
+    out = tmp_path / "o"
+    (out / "scenes").mkdir(parents=True)
+    old_cog, changed, kept = out / "scenes" / "x_fire.tif", out / "suppressed.geojson", out / "hotspots.geojson"
+    for f in (old_cog, changed, kept, out / "scenes" / "x_quicklook.png", tmp_path / "outside.txt"):
+        f.write_text("old")
+    write_manifest(out / "manifest.json", [], [old_cog, changed, kept, tmp_path / "outside.txt"], {}, {})
+    earlier = previous_outputs(out)
+    assert (out / "scenes" / "x_quicklook.png") in earlier  # implied by the listed fire COG
+    assert all(out in p.parents for p in earlier)  # never anything outside the folder
+    changed.write_text("edited by someone")
+    removed = remove_stale_outputs(earlier, [kept])
+    assert sorted(p.name for p in removed) == ["x_fire.tif", "x_quicklook.png"]
+    assert changed.is_file() and kept.is_file() and (tmp_path / "outside.txt").is_file()
+    assert not (out / "scenes").exists()  # emptied by the clean-up

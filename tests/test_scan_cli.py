@@ -148,6 +148,37 @@ def test_real_afimg_file_scans(shared_dir: Path, tmp_path: Path) -> None:
     assert len(read_hotspots(tmp_path / "o" / "hotspots.geojson")) == 18
 
 
+def test_reused_out_folder_describes_only_the_latest_run(tmp_path: Path) -> None:
+    a = fire_tif(tmp_path / "a_20241012.tif", FIRES[:1])
+    b = fire_tif(tmp_path / "b_20241012.tif", FIRES[1:2])
+    out = tmp_path / "o"
+    first = scan("--source", "file", "--file", str(a), "--file", str(b), "--band-map", BAND_MAP, "--out", str(out))
+    assert first.exit_code == 0, first.output
+    b_files = sorted(p.name for p in (out / "scenes").iterdir() if p.name.startswith("b_"))
+    assert len(b_files) == 3  # fire COG, quicklook, fire mask
+    (out / "notes.txt").write_text("mine")  # not written by burnwatch: must survive
+    (out / "scenes" / "b_extra.png").write_bytes(b"mine")
+    a_cog = next((out / "scenes").glob("a_*_fire.tif"))
+    second = scan("--source", "file", "--file", str(a), "--band-map", BAND_MAP, "--out", str(out))
+    assert second.exit_code == 0, second.output
+    left = sorted(p.name for p in (out / "scenes").iterdir())
+    assert not set(b_files) & set(left) and "b_extra.png" in left and a_cog.name in left
+    assert (out / "notes.txt").read_text() == "mine"
+    listed = {o["path"] for o in manifest(out)["outputs"]}
+    assert {f"scenes/{n}" for n in left if n.startswith("a_")} <= listed  # overlays listed too
+
+    # an old suppressed.geojson goes when the new run suppresses nothing
+    header = VIIRS_HEADER.rstrip("\n") + ",type\n"
+    csv = tmp_path / "sp.csv"
+    csv.write_text(header + f"{row(20.1, 105.2)},0\n{row(20.3, 105.2)},2\n")
+    firms = tmp_path / "firms"
+    assert scan("--source", "firms", "--file", str(csv), "--out", str(firms)).exit_code == 0
+    assert (firms / "suppressed.geojson").is_file()
+    csv.write_text(header + f"{row(20.1, 105.2)},0\n")
+    assert scan("--source", "firms", "--file", str(csv), "--out", str(firms)).exit_code == 0
+    assert not (firms / "suppressed.geojson").exists()
+
+
 def test_duplicate_hotspots_are_kept_once(tmp_path: Path) -> None:
     week = viirs_csv(tmp_path / "7day.csv", row(20.2, 105.2), row(20.3, 105.3, "2024-10-11"))
     day = viirs_csv(tmp_path / "1day.csv", row(20.2, 105.2), row(20.2, 105.2), row(20.4, 105.4))

@@ -160,14 +160,16 @@ def hotspot_map(
     cluster_threshold: int = 200,
     embed_images: bool = False,
     show_footprints: bool = True,
+    written: list[Path] | None = None,
 ) -> Path:
     """Write an offline folium map of ``hotspots`` (and image ``overlays``) to ``out_html``.
 
     A ``vendor/`` folder with the web assets is written next to the HTML, and overlay PNGs too
-    unless ``embed_images``. Layers with more than ``cluster_threshold`` markers are clustered
-    (Leaflet.markercluster). ``tile_url`` (an XYZ template, e.g. ``Settings.tile_url``) adds a
-    basemap for online use; without it the map needs no network at all. Raises ConfigError when
-    the vendored assets are missing (run ``make setup``). Returns ``out_html``.
+    unless ``embed_images`` (their paths are appended to ``written`` when given). Layers with
+    more than ``cluster_threshold`` markers are clustered (Leaflet.markercluster). ``tile_url``
+    (an XYZ template, e.g. ``Settings.tile_url``) adds a basemap for online use; without it the
+    map needs no network at all. Raises ConfigError when the vendored assets are missing (run
+    ``make setup``). Returns ``out_html``.
     """
     import folium
     from branca.element import Element, Figure
@@ -194,7 +196,9 @@ def hotspot_map(
 
     used: set[str] = set()
     for i, ov in enumerate(overlays):
-        _add_overlay(fmap, ov, i, out_dir, embed_images, used)
+        png = _add_overlay(fmap, ov, i, out_dir, embed_images, used)
+        if png is not None and written is not None:
+            written.append(png)
 
     if show_footprints and hotspots:
         _add_footprints(fmap, hotspots)
@@ -239,9 +243,12 @@ def hotspot_map(
     return out_html
 
 
-def _add_overlay(fmap: Any, ov: Overlay, index: int, out_dir: Path, embed: bool, used: set[str]) -> None:
+def _add_overlay(
+    fmap: Any, ov: Overlay, index: int, out_dir: Path, embed: bool, used: set[str]
+) -> Path | None:
     """Add one image overlay; its PNG goes to ``out_dir/<ov.filename>`` (a relative path, may
-    name a sub-folder) unless embedded. Clashing file names get the overlay's index appended."""
+    name a sub-folder) unless embedded. Clashing file names get the overlay's index appended.
+    Returns the PNG written (None when embedded)."""
     import base64
 
     import folium
@@ -261,6 +268,7 @@ def _add_overlay(fmap: Any, ov: Overlay, index: int, out_dir: Path, embed: bool,
         ov.write(out_dir / filename)
         layer.url = filename  # relative to the HTML
     layer.add_to(fmap)
+    return None if embed else out_dir / filename
 
 
 def _add_footprints(fmap: Any, hotspots: Sequence[Hotspot]) -> None:
