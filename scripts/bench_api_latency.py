@@ -56,7 +56,7 @@ PROVINCES = [
     "Bình Định",
 ]
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
-PASSWORD = "bench-password-1"
+PASSWORD = "latency-probe-7"  # not containing the user name "bench" (refused)
 
 
 def synth(rows: int, n_inc: int, seed: int = 7) -> dict[str, np.ndarray]:

@@ -53,7 +53,7 @@ def world(db_url: str) -> tuple[str, int]:
         add_user(s, "lan", "analyst", "correct horse", full_name="Nguyễn Thị Lan")
         add_user(s, "minh", "inspector", "battery staple", province=None)
         add_user(s, "quan", "inspector", "battery staple", province="Đồng Tháp")
-        add_user(s, "pub", "public", "public pass")
+        add_user(s, "pub", "public", "read-only maps")
         case_id = s.scalars(select(Case.id)).one()
     return db_url, case_id
 
@@ -238,6 +238,50 @@ def test_users_passwords_are_argon2(world: tuple[str, int]) -> None:
             add_user(s, "lan", "admin", "another password")
 
 
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short", "at least 8 characters"),
+        ("Minh-2024-dong", "must not contain the username"),
+        ("MINH.is.here", "must not contain the username"),
+        ("aaaaaaaa", "one character repeated"),
+        ("12345678", "simple sequence"),
+        ("hgfedcba", "simple sequence"),
+        ("QWERTYUI", "simple sequence"),
+        ("lkjhgfdsa", "simple sequence"),
+        ("Password1", "most common passwords"),
+        ("iloveyou", "most common passwords"),
+        ("anhyeuem", "most common passwords"),
+    ],
+)
+def test_weak_passwords_are_refused(sqlite_template: Path, tmp_path: Path, password: str, message: str) -> None:
+    """NIST SP 800-63B checks that need no network, one message each."""
+    import shutil
+
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    shutil.copyfile(sqlite_template, tmp_path / "u.db")
+    with db.session_scope(url) as s:
+        with pytest.raises(InputError, match=message):
+            add_user(s, "minh", "inspector", password)
+        add_user(s, "minh", "inspector", "mưa phùn tháng ba")  # Vietnamese passphrase: fine
+        add_user(s, "an", "inspector", "an-ninh-rung-2024")  # names under 3 characters are not checked
+
+
+def test_user_add_refuses_a_weak_password(sqlite_template: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+
+    from burnwatch.cli.main import cli
+
+    shutil.copyfile(sqlite_template, tmp_path / "u.db")
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    args = ["user", "add", "--database", url, "lan", "--role", "analyst", "--password"]
+    result = CliRunner().invoke(cli, [*args, "12345678"])
+    assert result.exit_code != 0 and "simple sequence" in result.output
+    assert CliRunner().invoke(cli, [*args, "correct horse"]).exit_code == 0
+
+
 def test_unknown_users_cost_one_password_verification_too(
     world: tuple[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -272,7 +316,7 @@ def test_unknown_users_cost_one_password_verification_too(
         for name, password in [
             ("nobody", "correct horse"),
             ("lan", "wrong"),
-            ("pub", "public pass"),  # inactive
+            ("pub", "read-only maps"),  # inactive
             ("nobody-else", "x"),
         ]:
             verified.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -43,9 +44,69 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
     return _DUMMY_HASHES[key]
 
 
-def hash_password(password: str) -> str:
+#: Passwords from the top of public breach-corpus frequency lists (8 characters or more: the
+#: shorter ones are refused by length anyway), plus a few Vietnamese favourites and this
+#: service's name. Compared case-insensitively with the whole password (NIST SP 800-63B
+#: 5.1.1.2: "passwords obtained from previous breach corpuses", "context-specific words").
+_COMMON_PASSWORDS = """
+    password password1 password12 password123 password! passw0rd p@ssw0rd p@ssword pa$$word
+    12345678 123456789 1234567890 0123456789 987654321 123123123 12341234 11223344 147258369
+    123456789a 123456a@ a1234567 a123456789 aa123456 abc12345 abcd1234 asdf1234 1234qwer
+    1q2w3e4r 1q2w3e4r5t 1qaz2wsx zaq12wsx zaq1zaq1 q1w2e3r4 qwerty12 qwerty123 qwertyui
+    qwertyuiop asdfghjk asdfghjkl zxcvbnm1 123qweasd qweasdzxc qazwsxedc 1qazxsw2
+    iloveyou iloveyou1 sunshine princess football baseball basketball superman batman123
+    starwars whatever trustno1 letmein1 letmein123 welcome1 welcome123 changeme changeme1
+    admin123 admin1234 administrator root1234 computer internet michael1 jennifer charlie1
+    dragon12 monkey123 shadow12 master12 mustang1 corvette mercedes liverpool chelsea1
+    arsenal1 manchester 1qaz@wsx secret12 secret123 test1234 testtest guest123 default1
+    anhyeuem anhyeuem1 emyeuanh matkhau1 matkhau123 vietnam1 vietnam123 hanoi123 saigon123
+    burnwatch burnwatch1 burnwatch123
+"""
+COMMON_PASSWORDS = frozenset(_COMMON_PASSWORDS.split())
+_KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why ``password`` is refused (one message), or None: the NIST SP 800-63B checks that
+    need no network — at least 8 characters, not containing the username (3 characters or
+    more, compared NFKC-casefolded), not one repeated character, not a simple sequence
+    (``12345678``, ``hgfedcba``, ``qwertyui``), not one of :data:`COMMON_PASSWORDS`."""
     if len(password) < 8:
-        raise InputError("password must have at least 8 characters")
+        return "password must have at least 8 characters"
+    folded = fold(password)
+    name = fold(username)
+    if len(name) >= 3 and name in folded:
+        return "password must not contain the username"
+    if len(set(folded)) == 1:
+        return "password must not be one character repeated"
+    if _is_sequence(folded):
+        return "password must not be a simple sequence (like 12345678, abcdefgh or qwertyui)"
+    if folded in COMMON_PASSWORDS:
+        return "password is one of the most common passwords; choose another"
+    return None
+
+
+def _is_sequence(text: str) -> bool:
+    """Consecutive code points up or down (``abcdefgh``, ``87654321``), or a run along a
+    keyboard row either way (``qwertyui``, ``lkjhgfds``)."""
+    steps = {ord(b) - ord(a) for a, b in pairwise(text)}
+    if steps in ({1}, {-1}):
+        return True
+    return any(text in row or text in row[::-1] for row in _KEYBOARD_ROWS)
+
+
+def fold(text: str) -> str:
+    """``text`` NFKC-normalised and case-folded (``Ａdmin`` and ``ADMIN`` fold to ``admin``)."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def hash_password(password: str, username: str = "") -> str:
+    """The Argon2id hash of an acceptable password (:func:`password_problem`), InputError else."""
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise InputError(problem)
     return str(password_hasher().hash(password))
 
 
@@ -71,7 +132,7 @@ def add_user(
     user = User(
         username=username,
         role=role,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, username),
         province=unicodedata.normalize("NFC", province) if province else None,
         full_name=full_name,
         active=True,
