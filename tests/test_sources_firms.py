@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import shared_file
@@ -399,3 +401,49 @@ def test_reprocessing_task_reports_a_failed_chunk_instead_of_dropping_it(tmp_pat
     assert not job.errors and len(job.hotspots) == 3
     assert len(job.problems) == 1 and "2024-03-20" in job.problems[0] and "HTTP 500" in job.problems[0]
     assert job.problems[0].startswith(task.label)
+
+
+@dataclass(frozen=True)
+class _FixedTask:
+    """A reprocessing task that returns given hotspots (what a FIRMS SP range would)."""
+
+    hotspots: tuple[Any, ...]
+
+    @property
+    def key(self) -> str:
+        return "fixed-task"
+
+    @property
+    def label(self) -> str:
+        return "FIRMS MODIS_SP 2024-03-01..2024-03-01"
+
+    def run(self, out_dir: Path, options: Any) -> Any:
+        from burnwatch.scale.dask_jobs import TaskResult
+
+        return TaskResult(self.key, self.label, self.hotspots)
+
+
+def test_reprocessing_does_not_store_static_heat_sources(tmp_path: Path) -> None:
+    """FIRMS type 1-3 (volcano, industrial site, gas flare) are suppressed in season
+    reprocessing too, as in scan, schedule and ingest."""
+    from dbfixtures import make_hotspot
+
+    from burnwatch.scale.reprocess import reprocess
+    from burnwatch.sources.firms import firms_type_flag
+    from burnwatch.store.db import session_factory
+    from burnwatch.store.models import HotspotRow
+
+    fire = make_hotspot(105.80, 21.0, source="firms", sensor="MODIS", algorithm="firms")
+    kiln = make_hotspot(105.90, 21.1, source="firms", sensor="MODIS", algorithm="firms").with_flags(
+        firms_type_flag(2)
+    )
+    url = f"sqlite:///{tmp_path / 'bw.db'}"
+    report = reprocess([_FixedTask((fire, kiln))], tmp_path / "out", database_url=url, source="firms")
+    assert report.added == 1 and report.suppressed == 1
+    with session_factory(url)() as session:
+        assert session.query(HotspotRow).count() == 1
+    from burnwatch.publish.vector import read_hotspots
+
+    assert len(read_hotspots(tmp_path / "out" / "hotspots.geojson")) == 1
+    (back,) = read_hotspots(tmp_path / "out" / "suppressed.geojson")
+    assert "suppressed" in back.flags

@@ -135,7 +135,8 @@ def reprocess(
         click.echo(f"warning: {message}", err=True)
     click.echo(
         f"{len(report.job.results)} task(s) done, {len(report.job.errors)} failed, "
-        f"{len(report.job.hotspots)} hotspot(s) in {report.job.seconds:.1f} s"
+        f"{len(report.job.hotspots) - report.suppressed} hotspot(s) in {report.job.seconds:.1f} s"
+        + (f", {report.suppressed} static heat source(s) suppressed" if report.suppressed else "")
         + ("" if db is None else f"; database: {report.added} new, {report.duplicates} already stored")
     )
     click.echo(f"  hotspots_geojson: {report.outputs['hotspots_geojson']}")

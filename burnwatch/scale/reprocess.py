@@ -102,6 +102,7 @@ class ReprocessReport:
     added: int = 0
     duplicates: int = 0
     incidents_created: int = 0
+    suppressed: int = 0  # flagged by their source as static heat sources (FIRMS type 1-3): not stored
     ingest_errors: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, Path] = field(default_factory=dict)
 
@@ -119,6 +120,7 @@ def reprocess(
 ) -> ReprocessReport:
     """Run ``tasks`` (on ``client``'s cluster, else here), ingest each result into
     ``database_url`` (None: no database) and write ``out_dir/hotspots.geojson``."""
+    from burnwatch.pipeline import split_source_flagged
     from burnwatch.publish.vector import write_hotspots
 
     out_dir = Path(out_dir)
@@ -133,6 +135,7 @@ def reprocess(
         sessions = session_factory(database_url)
 
         def writer(r: TaskResult) -> None:
+            kept, _ = split_source_flagged(r.hotspots)
             record = ScanRecord(
                 kind="firms" if source == "firms" else "scan",
                 source=source,
@@ -142,7 +145,7 @@ def reprocess(
             )
             try:
                 with sessions() as session:
-                    res = ingest_hotspots(session, list(r.hotspots), record)
+                    res = ingest_hotspots(session, kept, record)
             except Exception as exc:  # one result that cannot be stored must not stop the others
                 report.ingest_errors[r.key] = f"{r.label}: {type(exc).__name__}: {exc}"
                 log.error("ingest of %s failed: %s", r.label, exc)
@@ -155,5 +158,9 @@ def reprocess(
         report.job = run_local(tasks, out_dir, options, writer=writer, progress=progress)
     else:
         report.job = run_on_dask(client, tasks, out_dir, options, writer=writer, progress=progress)
-    report.outputs["hotspots_geojson"] = write_hotspots(report.job.hotspots, out_dir / "hotspots.geojson")
+    kept, suppressed = split_source_flagged(report.job.hotspots)
+    report.suppressed = len(suppressed)
+    report.outputs["hotspots_geojson"] = write_hotspots(kept, out_dir / "hotspots.geojson")
+    if suppressed:
+        report.outputs["suppressed_geojson"] = write_hotspots(suppressed, out_dir / "suppressed.geojson")
     return report
