@@ -464,3 +464,43 @@ def test_login_form_input_errors_show_the_login_page(
     client.cookies.clear()  # the Vietnamese page by default
     vi = client.post("/login", data=form)
     assert vi.status_code == 422 and "<html" in vi.text and "Tên đăng nhập" in vi.text
+
+
+def test_serve_refuses_a_short_secret_key_on_a_public_interface(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Non-loopback: the key must not be the dev key and must have 32 characters or more;
+    loopback (development) takes any key."""
+    import uvicorn
+    from click.testing import CliRunner
+
+    import burnwatch.api
+    from burnwatch.cli.serve import serve
+    from burnwatch.config import get_settings
+
+    hosts: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: hosts.append(kw["host"]))
+    monkeypatch.setattr(burnwatch.api, "create_app", lambda *a, **kw: object())
+    monkeypatch.delenv("BURNWATCH_FORWARDED_ALLOW_IPS", raising=False)
+
+    def run(key: str | None, host: str) -> tuple[int, str]:
+        if key is None:
+            monkeypatch.delenv("BURNWATCH_SECRET_KEY", raising=False)
+        else:
+            monkeypatch.setenv("BURNWATCH_SECRET_KEY", key)
+        get_settings.cache_clear()
+        result = CliRunner().invoke(serve, ["--host", host])
+        return result.exit_code, result.output
+
+    try:
+        code, out = run("x", "0.0.0.0")
+        assert code == 2 and "BURNWATCH_SECRET_KEY has 1 characters; serving on 0.0.0.0 needs at least 32" in out
+        code, out = run("k" * 31, "192.0.2.7")
+        assert code == 2 and "at least 32" in out
+        code, out = run(None, "::")
+        assert code == 2 and "set BURNWATCH_SECRET_KEY" in out
+        assert run("k" * 32, "0.0.0.0")[0] == 0
+        assert run("x", "127.0.0.1")[0] == 0
+        assert run("x", "localhost")[0] == 0
+        assert run(None, "::1")[0] == 0
+    finally:
+        get_settings.cache_clear()
+    assert hosts == ["0.0.0.0", "127.0.0.1", "localhost", "::1"]

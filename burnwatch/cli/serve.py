@@ -16,6 +16,40 @@ def proxy_options(trusted: list[str]) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": list(trusted)}
 
 
+#: Shortest ``BURNWATCH_SECRET_KEY`` accepted on a non-loopback interface (32 characters of
+#: ``secrets.token_urlsafe`` carry ~190 bits; the key signs every session and API token).
+MIN_SECRET_KEY = 32
+DEV_SECRET_KEY = "dev-only-change-me"
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def secret_key_problem(host: str, key: str) -> str | None:
+    """Why ``key`` may not sign sessions when serving on ``host``, or None: on a non-loopback
+    interface it must not be the development key and must have at least
+    :data:`MIN_SECRET_KEY` characters; on loopback (development) anything goes."""
+    if is_loopback(host):
+        return None
+    if key == DEV_SECRET_KEY:
+        return f"set BURNWATCH_SECRET_KEY before serving on a non-loopback interface ({host})"
+    if len(key) < MIN_SECRET_KEY:
+        return (
+            f"BURNWATCH_SECRET_KEY has {len(key)} characters; serving on {host} needs at least "
+            f"{MIN_SECRET_KEY} (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return None
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -55,11 +89,9 @@ def serve(host: str, port: int, flight_workers: int, log_level: str, forwarded_a
     from burnwatch.errors import ConfigError
 
     settings = get_settings()
-    if settings.secret_key.get_secret_value() == "dev-only-change-me" and host not in (
-        "127.0.0.1",
-        "localhost",
-    ):
-        raise click.UsageError("set BURNWATCH_SECRET_KEY before serving on a non-loopback interface")
+    problem = secret_key_problem(host, settings.secret_key.get_secret_value())
+    if problem:
+        raise click.UsageError(problem)
     try:
         trusted = (
             settings.forwarded_allow_ips
