@@ -504,3 +504,16 @@ def test_serve_refuses_a_short_secret_key_on_a_public_interface(monkeypatch: pyt
     finally:
         get_settings.cache_clear()
     assert hosts == ["0.0.0.0", "127.0.0.1", "localhost", "::1"]
+
+
+def test_authenticated_api_answers_are_not_cached(sqlite_api: ApiEnv) -> None:
+    """``Cache-Control: no-store`` on every answer to an authenticated caller (JSON, GeoJSON,
+    exports); static assets stay cacheable."""
+    env = sqlite_api
+    h = env.headers("insp")
+    for path in ("/api/incidents", f"/api/incidents/{env.incidents[HY]}", "/api/cases", "/collections"):
+        r = env.client.get(path, headers=h)
+        assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store", path
+    r = env.client.get("/api/incidents/export.csv", headers=env.headers("analyst"))
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    assert "no-store" not in env.client.get("/static/map.js").headers.get("Cache-Control", "")

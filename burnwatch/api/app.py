@@ -131,6 +131,10 @@ def create_app(
         response = await call_next(request)
         for name, value in headers.items():
             response.headers.setdefault(name, value)
+        if getattr(request.state, "principal", None) is not None:
+            # an authenticated answer: no shared or browser cache may keep it (unless the
+            # route chose its own policy, e.g. the raster overlays)
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     return app
