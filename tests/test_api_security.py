@@ -517,3 +517,29 @@ def test_authenticated_api_answers_are_not_cached(sqlite_api: ApiEnv) -> None:
     r = env.client.get("/api/incidents/export.csv", headers=env.headers("analyst"))
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     assert "no-store" not in env.client.get("/static/map.js").headers.get("Cache-Control", "")
+
+
+def test_expired_login_failures_are_pruned_whatever_their_username(sqlite_api: ApiEnv) -> None:
+    """Trying many usernames must not grow ``login_failures`` for ever: each recorded failure
+    deletes every failure older than the window, not only its own (username, IP)'s."""
+    from sqlalchemy import select
+
+    from burnwatch.api.models import LoginFailure
+    from burnwatch.store.db import session_scope
+
+    env = sqlite_api
+
+    def names() -> list[str]:
+        with session_scope(env.settings.database_url) as s:
+            return sorted(s.scalars(select(LoginFailure.username)))
+
+    for i in range(20):
+        r = env.client.post("/api/token", json={"username": f"guess{i}", "password": "wrong-password"})
+        assert r.status_code == 401
+    assert len(names()) == 20
+    env.clock.advance(299)
+    assert env.client.post("/api/token", json={"username": "late", "password": "x-wrong-x"}).status_code == 401
+    assert len(names()) == 21  # still inside the window
+    env.clock.advance(2)
+    assert env.client.post("/api/token", json={"username": "other", "password": "x-wrong-x"}).status_code == 401
+    assert names() == ["late", "other"]

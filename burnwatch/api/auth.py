@@ -272,8 +272,9 @@ class LoginLimiter:
         now = self.clock()
         with self.sessions() as db:
             db.add(LoginFailure(username=key[0][:64], client=key[1][:64], at=now))
-            # keep the table small: this key's failures that no longer count
-            db.execute(delete(LoginFailure).where(*_failure_key(key), LoginFailure.at < now - self.window_s))
+            # keep the table small: every failure that no longer counts, whatever its key (a
+            # range over ix_login_failures_at), so trying many usernames cannot grow it for ever
+            db.execute(delete(LoginFailure).where(LoginFailure.at < now - self.window_s))
             db.commit()
 
     def reset(self, key: tuple[str, str]) -> None:

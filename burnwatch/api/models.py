@@ -62,7 +62,10 @@ class LoginFailure(Base):
     clock, epoch seconds)."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key_at", "username", "client", "at"),)
+    __table_args__ = (
+        Index("ix_login_failures_key_at", "username", "client", "at"),
+        Index("ix_login_failures_at", "at"),  # pruning expired rows (0010)
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
