@@ -202,3 +202,4 @@ def test_an_upload_cut_off_half_way_says_so(api: ApiEnv) -> None:
     job = next(j for j in jobs if j["filename"] == "drop.zip")
     assert job["status"] == "failed"
     assert job["message"] == "drop.zip: upload interrupted after 1.5 MB (the connection closed before the whole file arrived)"
+    assert not api.app.state.jobs.job_dir(job["id"]).exists()  # nothing of the part left behind

@@ -188,6 +188,12 @@ def test_oversize_uploads_are_refused(sqlite_api: ApiEnv) -> None:
         "/api/flights", params={"filename": "big.zip"}, content=big, headers=env.headers("pilot")
     )
     assert r.status_code == 413 and r.json()["error"] == "too_large"
+    assert r.json()["detail"].startswith("big.zip: ")  # the file as uploaded, not upload.zip
+    # the refused job stays as a failed row (audit trail); its folder is gone
+    jobs = env.client.get("/api/flights", headers=env.headers("pilot")).json()
+    assert [(j["filename"], j["status"]) for j in jobs] == [("big.zip", "failed")]
+    assert jobs[0]["message"].startswith("big.zip: ")
+    assert not (env.tmp / "data" / "flights" / jobs[0]["id"]).exists()
     h = {**env.headers("insp"), "Content-Type": "image/jpeg"}
     r = env.client.post(f"/api/cases/{env.cases[HY]}/evidence", content=big, headers=h)
     assert r.status_code == 413

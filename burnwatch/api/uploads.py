@@ -29,12 +29,14 @@ def max_upload_bytes(request: Request) -> int:
     return int(request.app.state.settings.max_upload_mb) * 1024 * 1024
 
 
-async def stream_to_file(request: Request, dest: Path, max_bytes: int) -> int:
+async def stream_to_file(request: Request, dest: Path, max_bytes: int, *, name: str | None = None) -> int:
     """Write the request body to ``dest``; TooLargeError (413) as soon as it passes
-    ``max_bytes`` (or at once when Content-Length already says so). Returns bytes written."""
+    ``max_bytes`` (or at once when Content-Length already says so). Errors name the file as
+    uploaded (``name``; default ``dest``'s name). Returns bytes written."""
+    shown = name or dest.name
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise TooLargeError(f"upload is {int(declared)} bytes, limit {max_bytes}", path=dest.name)
+        raise TooLargeError(f"upload is {int(declared)} bytes, limit {max_bytes}", path=shown)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     written = 0
@@ -43,10 +45,10 @@ async def stream_to_file(request: Request, dest: Path, max_bytes: int) -> int:
             async for chunk in request.stream():
                 written += len(chunk)
                 if written > max_bytes:
-                    raise TooLargeError(f"upload passed the {max_bytes} byte limit", path=dest.name)
+                    raise TooLargeError(f"upload passed the {max_bytes} byte limit", path=shown)
                 fh.write(chunk)
         if written == 0:
-            raise InputError("empty upload", path=dest.name)
+            raise InputError("empty upload", path=shown)
         part.replace(dest)
     finally:
         part.unlink(missing_ok=True)

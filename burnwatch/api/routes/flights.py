@@ -99,6 +99,16 @@ def interrupted(received: int) -> str:
     )
 
 
+def refused(jobs: FlightJobs, job_id: str, message: str) -> None:
+    """An upload that did not arrive whole (over the cap, connection closed, empty): the job
+    row stays, failed with ``message`` (who tried what, when and why), and its folder with
+    whatever part of the file had arrived is removed."""
+    import shutil
+
+    jobs._set(job_id, status="failed", message=message)
+    shutil.rmtree(jobs.job_dir(job_id), ignore_errors=True)
+
+
 @router.post("/api/flights", status_code=202, dependencies=[allow(*FLIGHT_ROLES)])
 async def upload_flight(
     request: Request,
@@ -115,14 +125,14 @@ async def upload_flight(
     zip_path = jobs.job_dir(job_id) / "upload.zip"
     counted, received = counting(request)
     try:
-        size = await stream_to_file(counted, zip_path, max_upload_bytes(request))
+        size = await stream_to_file(counted, zip_path, max_upload_bytes(request), name=name)
     except ClientDisconnect as exc:
         message = f"{name}: {interrupted(received[0])}"
-        await run_in_threadpool(jobs._set, job_id, status="failed", message=message)
+        await run_in_threadpool(refused, jobs, job_id, message)
         raise InputError(message) from exc
     except Exception as exc:
         message = exc.message if isinstance(exc, BurnwatchError) else f"{name}: upload failed (server error)"
-        await run_in_threadpool(jobs._set, job_id, status="failed", message=message)
+        await run_in_threadpool(refused, jobs, job_id, message)
         raise
     await run_in_threadpool(jobs.submit, job_id, zip_path, size)
     return {"id": job_id, "status": "queued", "url": f"/api/flights/{job_id}"}
