@@ -511,3 +511,22 @@ def test_empty_exports_are_valid_files(api: ApiEnv) -> None:
     assert _placemarks(kml.content) == []
     gpkg = api.client.get("/api/hotspots/export.gpkg", params=none, headers=h)
     assert gpkg.status_code == 200 and gpkg.content[:15] == b"SQLite format 3"
+
+
+def test_an_incident_says_when_its_hotspot_list_is_cut_short(
+    api: ApiEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The member list stops at ``INCIDENT_HOTSPOTS`` (5,000) newest; the answer says so."""
+    from burnwatch.api.routes import incidents
+
+    h = api.headers("analyst")
+    url = f"/api/incidents/{api.incidents[HY]}"
+    whole = api.client.get(url, headers=h).json()
+    assert len(whole["hotspots"]) == whole["hotspots_total"] == 2 and whole["hotspots_truncated"] is False
+    monkeypatch.setattr(incidents, "INCIDENT_HOTSPOTS", 2)
+    full = api.client.get(url, headers=h).json()
+    assert (len(full["hotspots"]), full["hotspots_total"], full["hotspots_truncated"]) == (2, 2, False)
+    monkeypatch.setattr(incidents, "INCIDENT_HOTSPOTS", 1)
+    cut = api.client.get(url, headers=h).json()
+    assert (len(cut["hotspots"]), cut["hotspots_total"], cut["hotspots_truncated"]) == (1, 2, True)
+    assert cut["hotspots"][0] == whole["hotspots"][0]  # the newest

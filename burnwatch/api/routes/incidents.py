@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -106,6 +106,25 @@ def history_rows(db: Session, case_id: int) -> list[dict[str, Any]]:
     return out
 
 
+#: Member hotspots listed with one incident (the newest; the rest are counted).
+INCIDENT_HOTSPOTS = queries.MAX_LIMIT
+
+
+def member_hotspots(db: Session, incident_id: int) -> dict[str, Any]:
+    """``hotspots`` (the newest :data:`INCIDENT_HOTSPOTS`), ``hotspots_total`` (all members)
+    and ``hotspots_truncated`` (whether the list stops short of the total)."""
+    f = queries.Filters(incident_id=incident_id)
+    rows, _ = queries.hotspots(db, f, INCIDENT_HOTSPOTS, 0, count=False)
+    total = len(rows)
+    if total >= INCIDENT_HOTSPOTS:  # a full list: count the rest
+        total = int(db.scalar(select(func.count()).select_from(queries.hotspot_stmt(f).subquery())) or 0)
+    return {
+        "hotspots": [queries.hotspot_properties(r) for r in rows],
+        "hotspots_total": total,
+        "hotspots_truncated": total > len(rows),
+    }
+
+
 @router.get("/api/incidents/{incident_id}", dependencies=[allow(*STAFF)])
 def get_incident(
     incident_id: RowId,
@@ -116,9 +135,8 @@ def get_incident(
     """One incident: its feature, member hotspots (sources), case and case history."""
     inc = load_incident(db, p, incident_id)
     case = db.scalars(select(Case).where(Case.incident_id == inc.id).order_by(Case.id.desc())).first()
-    rows, _ = queries.hotspots(db, queries.Filters(incident_id=inc.id), queries.MAX_LIMIT, 0, count=False)
     out = queries.incident_feature(inc, case)
-    out["hotspots"] = [queries.hotspot_properties(r) for r in rows]
+    out.update(member_hotspots(db, inc.id))
     out["case"] = None
     if case is not None:
         from burnwatch.store.models import User
