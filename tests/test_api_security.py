@@ -549,3 +549,17 @@ def test_expired_login_failures_are_pruned_whatever_their_username(sqlite_api: A
     env.clock.advance(2)
     assert env.client.post("/api/token", json={"username": "other", "password": "x-wrong-x"}).status_code == 401
     assert names() == ["late", "other"]
+
+
+def test_login_folds_the_username(sqlite_api: ApiEnv) -> None:
+    """``Insp`` logs in as ``insp`` (the token names the stored user), and failures under
+    look-alike spellings count together."""
+    env = sqlite_api
+    r = env.client.post("/api/token", json={"username": "INSP", "password": "correct-horse-9"})
+    assert r.status_code == 200
+    me = env.client.get("/api/cases", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    assert me.status_code == 200
+    for name in ("insp_tb", "Insp_TB", "INSP_TB", "insp_Tb", "iNSP_TB"):
+        assert env.client.post("/api/token", json={"username": name, "password": "nope-nope"}).status_code == 401
+    r = env.client.post("/api/token", json={"username": "insp_tb", "password": "correct-horse-9"})
+    assert r.status_code == 429

@@ -282,6 +282,26 @@ def test_user_add_refuses_a_weak_password(sqlite_template: Path, tmp_path: Path)
     assert CliRunner().invoke(cli, [*args, "correct horse"]).exit_code == 0
 
 
+def test_look_alike_usernames_cannot_coexist(world: tuple[str, int]) -> None:
+    """Names are unique once NFKC-normalised and case-folded, logins fold them the same way,
+    and names mixing scripts (Latin ``dmin`` with a Cyrillic ``а``) are refused."""
+    from burnwatch.errors import AuthenticationError
+
+    url, _ = world
+    with db.session_scope(url) as s:
+        for twin in ("Lan", "LAN", "\uff4c\uff41\uff4e"):  # the last is full-width "lan"
+            with pytest.raises(ConflictError, match="already exists"):
+                add_user(s, twin, "admin", "another password")
+        with pytest.raises(InputError, match="mixes scripts"):
+            add_user(s, "\u0430dmin", "admin", "another password")  # Cyrillic а + Latin dmin
+        add_user(s, "nguyễn.văn-hưng", "inspector", "battery staple")  # Vietnamese: one script
+        add_user(s, "админ", "admin", "another password")  # Cyrillic only: its own name
+        assert authenticate(s, "LAN", "correct horse").username == "lan"
+        assert authenticate(s, "Nguyễn.Văn-Hưng", "battery staple").username == "nguyễn.văn-hưng"
+        with pytest.raises(AuthenticationError):
+            authenticate(s, "\u0430dmin", "another password")
+
+
 def test_unknown_users_cost_one_password_verification_too(
     world: tuple[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -289,10 +289,11 @@ def _failure_key(key: tuple[str, str]) -> tuple[Any, Any]:
 
 def login(request: Request, username: str, password: str) -> Principal:
     """Check a password (rate-limited); AuthenticationError or RateLimitedError otherwise."""
-    from burnwatch.store.users import authenticate
+    from burnwatch.store.users import authenticate, fold
 
     limiter: LoginLimiter = request.app.state.login_limiter
-    key = (username.strip().lower(), request.client.host if request.client else "?")
+    # look-alike spellings of a name (Admin, ADMIN, full-width) share one count
+    key = (fold(username.strip()), request.client.host if request.client else "?")
     limiter.check(key)
     session: Session = request.app.state.sessions()
     try:

@@ -125,10 +125,12 @@ def add_user(
 
     if role not in ROLES:
         raise InputError(f"role {role!r} is not one of {', '.join(ROLES)}")
-    if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
-        raise InputError(f"username {username!r} must be letters, digits, '.', '-' or '_'")
-    if session.scalars(select(User).where(User.username == username)).first() is not None:
-        raise ConflictError(f"user {username!r} already exists")
+    username = unicodedata.normalize("NFC", username)
+    check_username(username)
+    taken = users_named(session, username)
+    if taken:
+        same = "" if taken[0].username == username else f" (as {taken[0].username!r})"
+        raise ConflictError(f"user {username!r} already exists{same}")
     user = User(
         username=username,
         role=role,
@@ -141,6 +143,40 @@ def add_user(
     session.flush()
     audit(session, actor, "user.add", "users", user.id, username=username, role=role, province=province)
     return user
+
+
+def check_username(username: str) -> None:
+    """InputError unless ``username`` is letters, digits, '.', '-' or '_' of one script
+    (``аdmin`` with a Cyrillic ``а`` is refused; Vietnamese ``nguyễn.văn`` is Latin)."""
+    if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        raise InputError(f"username {username!r} must be letters, digits, '.', '-' or '_'")
+    found = scripts(username)
+    if len(found) > 1:
+        raise InputError(
+            f"username {username!r} mixes scripts ({', '.join(sorted(found))}): use letters of one script"
+        )
+
+
+def scripts(text: str) -> set[str]:
+    """The scripts of ``text``'s letters, from their Unicode names (``LATIN SMALL LETTER U
+    WITH HORN`` -> ``LATIN``, ``CYRILLIC SMALL LETTER A`` -> ``CYRILLIC``); digits, marks and
+    punctuation have none."""
+    import unicodedata
+
+    letters = (ch for ch in text if unicodedata.category(ch).startswith("L"))
+    return {unicodedata.name(ch, "?").split(" ")[0] for ch in letters}
+
+
+def users_named(session: Session, username: str, *, active_only: bool = False) -> list[User]:
+    """Users whose name is ``username`` once NFKC-normalised and case-folded (:func:`fold`:
+    ``Admin``, ``ADMIN`` and full-width ``Ａdmin`` are ``admin``), the exact spelling first.
+    The users table is small: the names are folded here, not in SQL (SQLite cannot)."""
+    stmt = select(User).order_by(User.id)
+    if active_only:
+        stmt = stmt.where(User.active.is_(True))
+    key = fold(username)
+    found = [u for u in session.scalars(stmt) if fold(u.username) == key]
+    return sorted(found, key=lambda u: u.username != username)
 
 
 def get_user(session: Session, username: str) -> User:
@@ -161,7 +197,7 @@ def authenticate(session: Session, username: str, password: str) -> User:
     cost one Argon2 verification and the answer time does not tell which names exist."""
     from argon2.exceptions import VerificationError
 
-    user = session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+    user = login_user(session, username)
     hasher = password_hasher()
     try:
         hasher.verify(user.password_hash if user is not None else _dummy_hash(hasher), password)
@@ -170,6 +206,16 @@ def authenticate(session: Session, username: str, password: str) -> User:
     if user is None:  # only if someone typed the dummy password
         raise AuthenticationError("wrong username or password")
     return user
+
+
+def login_user(session: Session, username: str) -> User | None:
+    """The active user a login name means: the exact name, else the one user whose folded
+    name (:func:`users_named`) is the same (``Admin`` logs in as ``admin``); None when there is
+    none, or several look-alikes from before names were folded (none is guessed)."""
+    found = users_named(session, username, active_only=True)
+    if found and (found[0].username == username or len(found) == 1):
+        return found[0]
+    return None
 
 
 def end_sessions(session: Session, username: str, epoch: int) -> bool:
