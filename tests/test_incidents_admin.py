@@ -160,3 +160,75 @@ def test_real_communes_hung_yen(shared_dir: Path, db_url: str) -> None:
         inc = s.scalars(select(Incident)).one()
         assert inc.province == HUNG_YEN and inc.province_code == "33"
         assert inc.commune is not None and unicodedata.is_normalized("NFC", inc.commune)
+
+
+def _layer_file(tmp_path: Path, features: list[dict], name: str = "b.geojson") -> Path:
+    path = tmp_path / name
+    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", **f} for f in features]}
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("props", [{"code": "33"}, {"name": None, "code": "33"}, {"name": " ", "code": "33"}])
+def test_features_without_a_name_are_refused_by_index(tmp_path: Path, props: dict) -> None:
+    path = _layer_file(
+        tmp_path,
+        [
+            {"properties": {"name": "Hà Nội", "code": "01"}, "geometry": square(105.3, 20.5, 105.9, 21.4)},
+            {"properties": props, "geometry": square(105.9, 20.5, 106.3, 21.0)},
+        ],
+    )
+    with pytest.raises(InputError, match=r"b\.geojson: 1 feature\(s\) have no name in field 'name'.*: 1\)"):
+        AdminLayer.load(path)
+
+
+def test_codes_missing_or_numeric_are_not_stored_as_nan(tmp_path: Path) -> None:
+    path = _layer_file(
+        tmp_path,
+        [
+            {"properties": {"name": "A", "code": 33}, "geometry": square(105.9, 20.5, 106.3, 21.0)},
+            {"properties": {"name": "B", "code": None}, "geometry": square(105.3, 20.5, 105.9, 21.4)},
+        ],
+    )
+    layer = AdminLayer.load(path, "name", "code")
+    assert [(u.name, u.code) for u in layer.units] == [("A", "33"), ("B", None)]
+
+
+def test_bow_tie_polygon_keeps_both_lobes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ring = [[105.9, 20.5], [106.2, 20.8], [106.2, 20.5], [105.9, 20.8], [105.9, 20.5]]
+    path = _layer_file(
+        tmp_path, [{"properties": {"name": "Bowtie"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}]
+    )
+    with caplog.at_level("WARNING", logger="burnwatch.incidents.admin"):
+        layer = AdminLayer.load(path)
+    assert "repaired 1 invalid polygon(s)" in caplog.text
+    assert layer.geometries[0].area == pytest.approx(0.045)
+    for lon in (105.95, 106.15):  # a point in each lobe
+        unit = layer.locate(lon, 20.65, tolerance_m=0)
+        assert unit is not None and unit.name == "Bowtie"
+
+
+def test_projected_coordinates_without_crs_are_refused(tmp_path: Path) -> None:
+    utm = square(600_000, 2_280_000, 640_000, 2_320_000)  # UTM 48N metres, no "crs" member
+    path = _layer_file(tmp_path, [{"properties": {"name": "Hưng Yên"}, "geometry": utm}])
+    with pytest.raises(InputError, match="coordinates look projected: wrong or missing CRS"):
+        AdminLayer.load(path)
+
+
+def test_layer_outside_vietnam_loads_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _layer_file(
+        tmp_path, [{"properties": {"name": "Bavaria"}, "geometry": square(9.0, 47.0, 13.8, 50.5)}]
+    )
+    with caplog.at_level("WARNING", logger="burnwatch.incidents.admin"):
+        layer = AdminLayer.load(path)
+    assert len(layer.units) == 1 and "do not overlap Vietnam" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="burnwatch.incidents.admin"):
+        AdminLayer.load(
+            _layer_file(
+                tmp_path,
+                [{"properties": {"name": "A"}, "geometry": square(105.9, 20.5, 106.3, 21.0)}],
+                "vn.geojson",
+            )
+        )
+    assert "Vietnam" not in caplog.text

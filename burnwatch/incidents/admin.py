@@ -11,13 +11,14 @@ to the nearest unit within ``tolerance_m``.
 from __future__ import annotations
 
 import logging
+import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shapely import STRtree
-from shapely.geometry import Point
+from shapely import STRtree, make_valid, unary_union
+from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from burnwatch.errors import CorruptFileError, CRSError, InputError
@@ -27,6 +28,54 @@ log = logging.getLogger(__name__)
 
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
+
+
+#: Vietnam's mainland and islands (WGS84 lon/lat), loosely: a layer outside it is suspicious.
+VIETNAM_BBOX = (102.0, 6.0, 118.0, 23.5)
+
+
+def _usable_name(value: object) -> str | None:
+    """The NFC-normalised text of a name/code cell; None when empty, null or NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a numeric code field read as float: 33.0 -> "33"
+    text = nfc(str(value))
+    return text or None
+
+
+def _repair(geom: BaseGeometry) -> BaseGeometry:
+    """``make_valid`` keeping only the polygonal parts (a bow-tie keeps both lobes)."""
+    fixed = make_valid(geom)
+    if isinstance(fixed, (Polygon, MultiPolygon)):
+        return fixed
+    parts = [g for g in getattr(fixed, "geoms", []) if isinstance(g, (Polygon, MultiPolygon))]
+    return unary_union(parts) if parts else Polygon()
+
+
+def _check_lonlat(bounds: Sequence[float], path: Path) -> None:
+    """Refuse a layer whose WGS84 coordinates are out of range (projected metres as degrees)."""
+    x0, y0, x1, y1 = (float(b) for b in bounds)
+    if any(math.isnan(b) for b in (x0, y0, x1, y1)):
+        return  # no geometry at all: nothing to check
+    if x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
+        raise CRSError(
+            f"coordinates look projected: wrong or missing CRS? (bounds {x0:.0f}, {y0:.0f}, "
+            f"{x1:.0f}, {y1:.0f} are outside lon ±180 / lat ±90; GeoJSON without a 'crs' member "
+            "is read as WGS84 degrees)",
+            path=path,
+        )
+
+
+def _warn_outside_vietnam(bounds: Sequence[float], path: Path) -> None:
+    x0, y0, x1, y1 = (float(b) for b in bounds)
+    vx0, vy0, vx1, vy1 = VIETNAM_BBOX
+    if x1 < vx0 or x0 > vx1 or y1 < vy0 or y0 > vy1:
+        log.warning(
+            "%s: boundaries (%.2f, %.2f, %.2f, %.2f) do not overlap Vietnam; "
+            "hotspots in Vietnam will be outside them",
+            path, x0, y0, x1, y1,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -73,17 +122,31 @@ class AdminLayer:
             raise CRSError("boundaries have no CRS", path=path)
         if frame.crs.to_epsg() != 4326:
             frame = frame.to_crs(4326)
-        units, geoms = [], []
-        for _, row in frame.iterrows():
-            geom = row.geometry
-            if geom is None or geom.is_empty:
-                continue
-            name = row[name_field]
-            if name is None:
-                continue
-            code = row[code_field] if code_field else None
-            units.append(AdminUnit(nfc(str(name)), None if code is None else str(code), level))
-            geoms.append(geom if geom.is_valid else geom.buffer(0))
+        _check_lonlat(frame.total_bounds, path)
+        rows = [
+            (i, geom, _usable_name(name), _usable_name(code) if code_field else None)
+            for i, (geom, name, code) in enumerate(
+                zip(frame.geometry, frame[name_field], frame[code_field or name_field], strict=True)
+            )
+            if geom is not None and not geom.is_empty
+        ]
+        unnamed = [i for i, _, name, _ in rows if name is None]
+        if unnamed:
+            shown = ", ".join(str(i) for i in unnamed[:10]) + (", ..." if len(unnamed) > 10 else "")
+            raise InputError(
+                f"{len(unnamed)} feature(s) have no name in field {name_field!r} "
+                f"(feature index, from 0: {shown}); name them or choose another name field",
+                path=path,
+            )
+        units, geoms, repaired = [], [], 0
+        for _, geom, name, code in rows:
+            if not geom.is_valid:
+                geom, repaired = _repair(geom), repaired + 1
+            units.append(AdminUnit(name or "", code, level))
+            geoms.append(geom)
+        if repaired:
+            log.warning("%s: repaired %d invalid polygon(s) with make_valid", path, repaired)
+        _warn_outside_vietnam(frame.total_bounds, path)
         log.info("%s: %d %s boundaries", path, len(units), level)
         return cls(units, geoms, str(path))
 
