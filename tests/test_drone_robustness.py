@@ -401,3 +401,11 @@ def test_corrupt_exif_entries_are_reported_against_the_photo(
         for m in rep.messages
     ), rep.messages
     assert not [w for w in recwarn if "Skipping tag" in str(w.message)]
+
+
+def test_report_output_paths_are_relative_to_the_output_folder(tmp_path: Path) -> None:
+    _flight(tmp_path / "in")
+    ingest_flight(tmp_path / "in", tmp_path / "out", detector_factory=None, workers=0)
+    outputs = json.loads((tmp_path / "out" / "report.json").read_text())["outputs"]
+    assert outputs["gpkg"] == "flight.gpkg" and outputs["thumbnails"] == "thumbnails"
+    assert all((tmp_path / "out" / p).exists() for p in outputs.values())

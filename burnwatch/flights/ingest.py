@@ -493,7 +493,8 @@ def _ingest_files(
         "hotspots": len(placement.hotspots),
         "attitude_refinement": placement.refinement,
         "files": [vars(r) for r in reports],
-        "outputs": {k: str(v) for k, v in outputs.items()},
+        # relative to the output folder, so the report stays right when the folder is moved
+        "outputs": {k: Path(v).relative_to(out_dir).as_posix() for k, v in outputs.items()},
     }
     write_report(report_path, report)
     log.info("flight %s: %d photos ok, %d hotspots", flight_id, len(good), len(placement.hotspots))
