@@ -18,7 +18,7 @@ from burnwatch.incidents.clustering import ClusterParams
 from burnwatch.incidents.evidence import read_gps
 from burnwatch.store import db
 from burnwatch.store.ingest import ScanRecord, ingest_hotspots
-from burnwatch.store.models import Case, Incident, StaticSource
+from burnwatch.store.models import Case, CaseEvent, Incident, StaticSource
 from burnwatch.store.users import add_user, authenticate
 
 PARAMS = ClusterParams(distance_m=1000.0, window=timedelta(hours=24))
@@ -137,6 +137,65 @@ def test_deleted_row_and_altered_file_are_detected(world: tuple[str, int], tmp_p
     with db.session_scope(url) as s:
         problems = cases.verify_case(s, case_id, tmp_path / "data")
     assert "sequence 5, expected 4" in str(problems[0]) and "evidence id=" in str(problems[0])
+
+
+def _worked(url: str, case_id: int) -> None:
+    """assigned -> in_inspection, plus a second incident (id 2) to point a case at."""
+    with db.session_scope(url) as s:
+        ingest_hotspots(
+            s, [make_hotspot(LON + 1, LAT)], ScanRecord(kind="scan", source="sentinel2"), params=PARAMS
+        )
+        cases.assign(s, case_id, "minh", actor="lan", reason="go")
+        cases.transition(s, case_id, "in_inspection", actor="minh", reason="there")
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("UPDATE cases SET state = 'closed'", "state closed but the history ends in in_inspection"),
+        ("UPDATE cases SET assignee_id = (SELECT id FROM users WHERE username = 'quan')", "assignee quan"),
+        ("UPDATE cases SET due_at = '2030-01-01 00:00:00.000000'", "due date"),
+        ("UPDATE cases SET incident_id = 2", "incident 2 but the history records incident 1"),
+    ],
+)
+def test_editing_the_cases_row_is_detected(world: tuple[str, int], sql: str, message: str) -> None:
+    url, case_id = world
+    _worked(url, case_id)
+    with db.get_engine(url).begin() as conn:
+        conn.execute(text(f"{sql} WHERE id = {case_id}"))
+    with db.session_scope(url) as s:
+        problems = [str(p) for p in cases.verify_all(s)]
+    assert len(problems) == 1 and f"case {case_id}: cases id={case_id}" in problems[0], problems
+    assert message in problems[0]
+
+
+def test_no_transition_from_a_state_the_history_does_not_end_in(world: tuple[str, int]) -> None:
+    url, case_id = world
+    _worked(url, case_id)
+    with db.get_engine(url).begin() as conn:
+        conn.execute(text(f"UPDATE cases SET state = 'closed' WHERE id = {case_id}"))
+    with db.session_scope(url) as s:
+        with pytest.raises(ConflictError, match="disagrees with its history, which ends in in_inspection"):
+            cases.assign(s, case_id, "minh", actor="lan", reason="re-open the forged case")
+        assert [getattr(r, "to_state", None) for r in cases.history(s, case_id)][-1] == "in_inspection"
+
+
+def test_an_event_that_does_not_follow_the_previous_one_is_detected(world: tuple[str, int]) -> None:
+    url, case_id = world
+    _worked(url, case_id)
+    with db.session_scope(url) as s:  # a correctly hashed event from the wrong state (a forged row)
+        case = cases.get_case(s, case_id)
+        case.state = "assigned"
+        ev = CaseEvent(at=datetime.now(timezone.utc), actor="lan", from_state="closed", to_state="assigned")
+        ev.reason, ev.assignee = "re-open", "minh"
+        cases._append(s, case, ev)
+        ev_id = ev.id
+    with db.session_scope(url) as s:
+        problems = [str(p) for p in cases.verify_case(s, case_id)]
+    assert problems == [
+        f"case {case_id}: case_events id={ev_id}: "
+        "from_state closed does not follow the previous event's in_inspection"
+    ]
 
 
 def test_only_allowed_transitions(world: tuple[str, int]) -> None:

@@ -9,11 +9,16 @@ Every transition records who, when and why (:class:`CaseEvent`); notes and evide
 are added to the same history. Each history row carries a per-case sequence number and
 ``hash = sha256(prev_hash + canonical JSON of the row)`` (:mod:`burnwatch.store.chain`),
 so editing, deleting or reordering any row is detected by :func:`verify_case`, which names
-the first bad row as ``<table> id=<id>``.
+the first bad row as ``<table> id=<id>``. The ``cases`` row itself (state, assignee, due date,
+incident) is a summary of that history: verify recomputes it from the chain (each event's
+``from_state`` must be the previous ``to_state``; the incident id is in the first event's
+reason, ``incident N created``, and in the system's merge records) and reports any
+difference, and a transition refuses to start from a state the chain does not end in.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,10 +121,10 @@ def _append(session: Session, case: Case, row: CaseEvent | CaseNote | Evidence) 
     session.flush()
 
 
-def open_case(
-    session: Session, incident_id: int, *, actor: str = SYSTEM, reason: str = "incident created"
-) -> Case:
-    """Open a case (state ``new``) for an incident."""
+def open_case(session: Session, incident_id: int, *, actor: str = SYSTEM, reason: str | None = None) -> Case:
+    """Open a case (state ``new``) for an incident; the first event's reason names the
+    incident (``incident N created``) so that verify can check ``cases.incident_id``."""
+    reason = reason or f"incident {incident_id} created"
     case = Case(incident_id=incident_id, state="new", seq=0, head_hash="")
     session.add(case)
     session.flush()
@@ -145,6 +150,7 @@ def transition(
     if not reason.strip():
         raise InputError("a transition needs a reason")
     case = get_case(session, case_id, lock=True)
+    _check_state_matches_chain(session, case)
     if to_state not in TRANSITIONS[case.state]:
         allowed = ", ".join(sorted(TRANSITIONS[case.state]))
         raise ConflictError(f"case {case_id}: cannot go from {case.state} to {to_state} (allowed: {allowed})")
@@ -177,6 +183,20 @@ def transition(
         _register_static(session, case, actor, reason)
     audit(session, actor, f"case.{to_state}", "cases", case.id, reason=reason.strip(), assignee=assignee)
     return event
+
+
+def _check_state_matches_chain(session: Session, case: Case) -> None:
+    """ConflictError when ``cases.state`` is not the last chained event's ``to_state``: the
+    row was edited outside the workflow, and a transition from it would chain a lie."""
+    last = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq.desc()).limit(1)
+    ).first()
+    chained = last.to_state if last is not None else None
+    if chained != case.state:
+        raise ConflictError(
+            f"case {case.id}: its state {case.state} disagrees with its history, which ends in "
+            f"{chained or 'no event'}; the cases row was altered — run `burnwatch case verify {case.id}`"
+        )
 
 
 def _check_inspector_scope(session: Session, case: Case, inspector: User) -> None:
@@ -310,14 +330,65 @@ class ChainProblem:
         return f"case {self.case_id}: {where}: {self.problem}"
 
 
+_CREATED = re.compile(r"incident (\d+) created")
+_MERGED = re.compile(r"incident \d+ merged into incident (\d+)")
+
+
+@dataclass
+class _Summary:
+    """What the ``cases`` row must say, recomputed from the chain."""
+
+    state: str | None = None
+    assignee: str | None = None
+    due_at: datetime | None = None
+    incident_id: int | None = None  # None: not recorded (cases opened before it was)
+
+    def follow(self, row: CaseEvent | CaseNote | Evidence) -> str | None:
+        """Apply one chained row; return a problem when an event does not follow on."""
+        text = row.reason if isinstance(row, CaseEvent) else row.text if isinstance(row, CaseNote) else ""
+        by = row.actor if isinstance(row, CaseEvent) else getattr(row, "author", None)
+        if by == SYSTEM:
+            created, merged = _CREATED.fullmatch(text), _MERGED.fullmatch(text)
+            if created and self.state is None:
+                self.incident_id = int(created.group(1))
+            elif merged:
+                self.incident_id = int(merged.group(1))
+        if not isinstance(row, CaseEvent):
+            return None
+        if row.from_state != self.state:
+            return f"from_state {row.from_state} does not follow the previous event's {self.state}"
+        self.state = row.to_state
+        if row.to_state == "assigned":
+            self.assignee, self.due_at = row.assignee, row.due_at
+        return None
+
+
+def _summary_problems(session: Session, case: Case, chained: _Summary) -> list[str]:
+    """Differences between the ``cases`` row and the summary recomputed from its chain."""
+    found: list[str] = []
+    if case.state != chained.state:
+        found.append(f"state {case.state} but the history ends in {chained.state}")
+    assignee = session.get(User, case.assignee_id) if case.assignee_id is not None else None
+    name = assignee.username if assignee is not None else None
+    if name != chained.assignee:
+        found.append(f"assignee {name} but the history assigned {chained.assignee}")
+    if case.due_at != chained.due_at:
+        found.append(f"due date {case.due_at} but the history set {chained.due_at}")
+    if chained.incident_id is not None and case.incident_id != chained.incident_id:
+        found.append(f"incident {case.incident_id} but the history records incident {chained.incident_id}")
+    return found
+
+
 def verify_case(session: Session, case_id: int, data_dir: Path | None = None) -> list[ChainProblem]:
-    """Recompute a case's hash chain; return the problems found (empty = intact).
+    """Recompute a case's hash chain and the ``cases`` row it sums up; return the problems
+    found (empty = intact).
 
     With ``data_dir`` the stored evidence files are re-hashed too."""
     case = get_case(session, case_id)
     problems: list[ChainProblem] = []
     prev = GENESIS
     expected_seq = 1
+    chained = _Summary()
     for row in history(session, case_id):
         table = row.__tablename__
         if row.seq != expected_seq:
@@ -330,6 +401,8 @@ def verify_case(session: Session, case_id: int, data_dir: Path | None = None) ->
             )
         elif chain_hash(prev, row_payload(row, FIELDS[type(row)])) != row.hash:
             problems.append(ChainProblem(case_id, table, row.id, "content does not match its hash (edited)"))
+        elif (broken := chained.follow(row)) is not None:
+            problems.append(ChainProblem(case_id, table, row.id, broken))
         if problems:
             return problems
         if isinstance(row, Evidence) and data_dir is not None:
@@ -344,6 +417,10 @@ def verify_case(session: Session, case_id: int, data_dir: Path | None = None) ->
         problems.append(
             ChainProblem(case_id, "cases", case.id, "head does not match the history (rows deleted?)")
         )
+    problems.extend(
+        ChainProblem(case_id, "cases", case.id, f"{p} (cases row altered?)")
+        for p in _summary_problems(session, case, chained)
+    )
     return problems
 
 
