@@ -21,8 +21,8 @@ HEADER = (
 )
 
 
-def _airnow_row(local: str, value: float, qc: str = "Valid") -> str:
-    return f"Hanoi,PM2.5 - Principal,{local},2017,01,01,00,100,3,30.0,{value},UG/M3,1 Hr,{qc}\n"
+def _airnow_row(local: str, value: float, qc: str = "Valid", unit: str = "UG/M3") -> str:
+    return f"Hanoi,PM2.5 - Principal,{local},2017,01,01,00,100,3,30.0,{value},{unit},1 Hr,{qc}\n"
 
 
 def test_airnow_reader_converts_local_time_to_utc_and_drops_missing(tmp_path: Path) -> None:
@@ -54,6 +54,25 @@ def test_airnow_reader_rejects_bad_files(tmp_path: Path) -> None:
     broken.write_text(HEADER + _airnow_row("yesterday", 3.0))
     with pytest.raises(InputError, match=r"broken\.csv: line 2"):
         read_airnow_csv(broken)
+
+
+def test_airnow_reader_converts_mg_and_refuses_unknown_units(tmp_path: Path) -> None:
+    p = tmp_path / "mg.csv"
+    p.write_text(
+        HEADER
+        + _airnow_row("2017-01-01 01:00 AM", 0.0505, unit="MG/M3")
+        + _airnow_row("2017-01-01 02:00 AM", 61.2, unit="µg/m³")
+        + _airnow_row("2017-01-01 03:00 AM", -999.0, "Missing", unit="MG/M3"),
+        encoding="utf-8",
+    )
+    s = read_airnow_csv(p)
+    assert s.pm25[:2] == pytest.approx([50.5, 61.2]) and np.isnan(s.pm25[2])
+    ppm = tmp_path / "ppm.csv"
+    ppm.write_text(
+        HEADER + _airnow_row("2017-01-01 01:00 AM", 3.0) + _airnow_row("2017-01-01 02:00 AM", 3.0, unit="PPM")
+    )
+    with pytest.raises(InputError, match=r"ppm\.csv: line 3: unknown concentration unit 'PPM'"):
+        read_airnow_csv(ppm)
 
 
 def test_real_hanoi_series(shared_dir: Path) -> None:

@@ -4,7 +4,8 @@ AirNow "Hanoi_PM2.5_<year>_YTD.csv" columns: Site, Parameter, Date (LT), Year, M
 Hour, AQI, AQI Category, 24-hr. Midpoint Avg. Conc., Raw Conc., Conc. Unit, Duration,
 QC Name.  ``Date (LT)`` is local time ("2016-08-09 01:00 AM"); for Hanoi that is
 Asia/Ho_Chi_Minh = UTC+7 all year (Vietnam has kept no daylight saving since 1975), so a
-fixed offset is exact.  ``Raw Conc.`` is the hourly PM2.5 in µg/m³, -999 = missing; rows
+fixed offset is exact.  ``Raw Conc.`` is the hourly PM2.5 in the ``Conc. Unit`` (UG/M3, or
+MG/M3 converted to µg/m³; another unit is refused), -999 = missing; rows
 whose ``QC Name`` is not "Valid" are treated as missing too.  Both become NaN, never 0.
 """
 
@@ -27,6 +28,8 @@ AIRNOW_SITES: Mapping[str, tuple[float, float, float]] = {
     "Ho Chi Minh City": (106.7009, 10.7831, 7.0),
 }
 MISSING = -999.0
+#: ``Conc. Unit`` (upper-cased, no spaces, µ -> U, ³ -> 3) -> factor to µg/m³; blank = µg/m³.
+UNIT_FACTORS: Mapping[str, float] = {"": 1.0, "UG/M3": 1.0, "MG/M3": 1000.0}
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,6 +69,17 @@ def _to_utc64(dt: datetime) -> np.datetime64:
     return np.datetime64(utc(dt).replace(tzinfo=None), "s")
 
 
+def _unit_factor(unit: str | None, line: int, path: Path) -> float:
+    """Factor from an AirNow ``Conc. Unit`` to µg/m³; unknown units are refused."""
+    key = "".join((unit or "").split()).replace("µ", "U").replace("μ", "U").replace("³", "3").upper()
+    if key not in UNIT_FACTORS:
+        raise InputError(
+            f"line {line}: unknown concentration unit {unit!r} in 'Conc. Unit' (known: UG/M3, MG/M3)",
+            path=path,
+        )
+    return UNIT_FACTORS[key]
+
+
 def read_airnow_csv(path: Path, site: str | None = None, utc_offset_h: float | None = None) -> MonitorSeries:
     """Read one AirNow hourly PM2.5 export; local times converted to UTC.
 
@@ -95,6 +109,7 @@ def read_airnow_csv(path: Path, site: str | None = None, utc_offset_h: float | N
                 qc = (row.get("QC Name") or "Valid").strip()
                 if value <= MISSING + 0.5 or value < 0 or qc.lower() != "valid":
                     value = float("nan")
+                value *= _unit_factor(row.get("Conc. Unit"), line, path)
                 t = local.replace(tzinfo=timezone(timedelta(hours=offset)))
                 times.append(_to_utc64(t))
                 values.append(value)
