@@ -196,3 +196,45 @@ def test_cli_calibrate_pairs_monitors_with_aod_csv(tmp_path: Path) -> None:
     model = CalibrationModel.load(out)
     assert model.metrics is not None and model.metrics.cv_r2 > 0.7
     assert model.coefficient("ln_aod") == pytest.approx(0.8, abs=0.1)
+
+
+def _write_pairs(
+    tmp_path: Path, samples: Samples, monitor_shift_h: int = 0, suffix: str = "Z"
+) -> tuple[Path, Path]:
+    """Monitor and AOD CSVs from ``samples``; monitor times shifted by ``monitor_shift_h``."""
+    assert samples.rh is not None and samples.blh is not None
+    mon, aod = tmp_path / "monitors.csv", tmp_path / "aod.csv"
+    shift = np.timedelta64(monitor_shift_h, "h")
+    mon.write_text(
+        "station_id,lat,lon,time,pm25\n"
+        + "".join(
+            f"HN,21.02,105.82,{t + shift}{suffix},{v:.2f}\n"
+            for t, v in zip(samples.times, samples.pm25, strict=True)
+        )
+    )
+    aod.write_text(
+        "station_id,time,aod,rh,blh\n"
+        + "".join(
+            f"HN,{t + np.timedelta64(20, 'm')}Z,{a:.4f},{r:.1f},{b:.0f}\n"
+            for t, a, r, b in zip(samples.times, samples.aod, samples.rh, samples.blh, strict=True)
+        )
+    )
+    return mon, aod
+
+
+def test_naive_monitor_times_need_an_explicit_utc_offset(tmp_path: Path) -> None:
+    samples, _ = _synthetic(300, seed=3)
+    mon, aod = _write_pairs(tmp_path, samples, monitor_shift_h=7, suffix="")  # Vietnam local, naive
+    with pytest.raises(InputError, match=r"monitors\.csv: line 2: .* has no UTC offset"):
+        read_monitor_csv(mon)
+    assert read_monitor_csv(mon, assume_tz_h=7)[0].times[0] == samples.times.min()
+    out = tmp_path / "model.json"
+    args = ["aerosol", "calibrate", "--monitors", str(mon), "--aod", str(aod), "--out", str(out)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code != 0 and "--monitor-utc-offset" in res.output and not out.exists()
+    res = CliRunner().invoke(cli, [*args, "--monitor-utc-offset", "7"])
+    assert res.exit_code == 0, res.output
+    assert "paired 300" in res.output
+    model = CalibrationModel.load(out)
+    assert model.metrics is not None and model.metrics.cv_r2 > 0.7
+    assert "--monitor-utc-offset HOURS" in CliRunner().invoke(cli, ["aerosol", "calibrate", "--help"]).output

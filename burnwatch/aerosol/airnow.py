@@ -152,11 +152,13 @@ def _pick(header: Sequence[str], key: str) -> str | None:
     return next((lower[a] for a in _GENERIC[key] if a in lower), None)
 
 
-def read_monitor_csv(path: Path, assume_tz_h: float = 0.0) -> list[MonitorSeries]:
+def read_monitor_csv(path: Path, assume_tz_h: float | None = None) -> list[MonitorSeries]:
     """Read a generic monitor CSV (station_id, lat, lon, time, pm25), one series per station.
 
-    Times are ISO 8601; naive times are taken at UTC + ``assume_tz_h`` hours.  Empty, negative
-    or -999 concentrations become NaN. A malformed row raises :class:`InputError` with its line.
+    Times are ISO 8601; naive times (no ``Z`` or offset) are taken at UTC + ``assume_tz_h``
+    hours and REFUSED when it is None: station exports are often in local time (UTC+7 in
+    Vietnam), and reading them as UTC would silently shift every reading.  Empty, negative or
+    -999 concentrations become NaN. A malformed row raises :class:`InputError` with its line.
     """
     path = Path(path)
     rows: dict[str, tuple[float, float, list[np.datetime64], list[float]]] = {}
@@ -168,7 +170,7 @@ def read_monitor_csv(path: Path, assume_tz_h: float = 0.0) -> list[MonitorSeries
             missing = [k for k in ("station", "lat", "lon", "time", "pm25") if cols[k] is None]
             if missing:
                 raise CorruptFileError(f"monitor CSV lacks columns {missing}", path=path)
-            tz = timezone(timedelta(hours=assume_tz_h))
+            tz = None if assume_tz_h is None else timezone(timedelta(hours=assume_tz_h))
             for line, row in enumerate(reader, start=2):
                 try:
                     sid = row[cols["station"] or ""].strip()
@@ -182,6 +184,12 @@ def read_monitor_csv(path: Path, assume_tz_h: float = 0.0) -> list[MonitorSeries
                     raise InputError(f"line {line}: station id or lon/lat invalid", path=path)
                 if value <= MISSING + 0.5 or value < 0:
                     value = float("nan")
+                if t.tzinfo is None and tz is None:
+                    raise InputError(
+                        f"line {line}: time {t.isoformat()!r} has no UTC offset; give the offset of "
+                        "naive times (--monitor-utc-offset HOURS: 0 = UTC, 7 = Vietnam local time)",
+                        path=path,
+                    )
                 entry = rows.setdefault(sid, (lon, lat, [], []))
                 entry[2].append(_to_utc64(t if t.tzinfo else t.replace(tzinfo=tz)))
                 entry[3].append(value)
@@ -199,8 +207,12 @@ def read_monitor_csv(path: Path, assume_tz_h: float = 0.0) -> list[MonitorSeries
     return out
 
 
-def read_monitors(path: Path) -> list[MonitorSeries]:
-    """AirNow export or generic monitor CSV, chosen by the header."""
+def read_monitors(path: Path, assume_tz_h: float | None = None) -> list[MonitorSeries]:
+    """AirNow export or generic monitor CSV, chosen by the header.
+
+    ``assume_tz_h`` is the UTC offset of naive times in a generic CSV (see
+    :func:`read_monitor_csv`); AirNow exports use their site's known offset instead.
+    """
     path = Path(path)
     try:
         with path.open(encoding="utf-8-sig") as fh:
@@ -209,4 +221,4 @@ def read_monitors(path: Path) -> list[MonitorSeries]:
         raise CorruptFileError(f"cannot read: {exc}", path=path) from exc
     if "Date (LT)" in first and "Raw Conc." in first:
         return [read_airnow_csv(path)]
-    return read_monitor_csv(path)
+    return read_monitor_csv(path, assume_tz_h)

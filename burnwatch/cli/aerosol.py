@@ -181,6 +181,15 @@ def run(**opts: Any) -> None:
 @click.option(
     "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Model JSON."
 )
+@click.option(
+    "--monitor-utc-offset",
+    type=click.FloatRange(-12.0, 14.0),
+    default=None,
+    metavar="HOURS",
+    help="UTC offset of timestamps WITHOUT an offset in generic monitor CSVs (0 = UTC, 7 = Vietnam "
+    "local time). Without it such timestamps are refused rather than guessed; AirNow exports "
+    "always use their site's offset (UTC+7 for Hanoi).",
+)
 @click.option("--folds", type=int, default=5, show_default=True, help="Time-blocked CV folds.")
 @click.option(
     "--gap-days", type=float, default=3.0, show_default=True, help="Days dropped around each test block."
@@ -199,13 +208,14 @@ def calibrate(
     max_dt_h: float,
     daily: bool,
     no_seasonal: bool,
+    monitor_utc_offset: float | None,
 ) -> None:
     """Fit PM2.5 = f(AOD, season, RH, BLH) against monitors; print CV R² and RMSE; save JSON."""
     from burnwatch.aerosol.airnow import concat, read_monitors
     from burnwatch.aerosol.pairs import pair, read_aod_csv, sample_aod_grids
     from burnwatch.aerosol.pm25 import fit
 
-    series = [s for f in monitor_files for s in read_monitors(f)]
+    series = [s for f in monitor_files for s in read_monitors(f, monitor_utc_offset)]
     by_station: dict[str, list[Any]] = {}
     for s in series:
         by_station.setdefault(s.station_id, []).append(s)
