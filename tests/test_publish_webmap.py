@@ -268,3 +268,47 @@ def test_overlay_file_names_do_not_clash(tmp_path: Path) -> None:
     assert (tmp_path / second).read_bytes() == b.png and f'"{second}"' in text
     assert (tmp_path / "scenes" / "ql.png").read_bytes() == a.png and '"scenes/ql.png"' in text
     assert find_remote_references(out) == []
+
+
+_EVIL = "S2_20251005T033000_${window.__bwx=document.title}.tif"
+
+
+def _evil_hotspot() -> Hotspot:
+    from dataclasses import replace
+
+    return replace(
+        _hotspot(0, "high"), scene_id=_EVIL,
+        attributes={"note": "${window.__bwx=2} `${window.__bwx=3}` \\`${window.__bwx=4}`", "${k}": "v"},
+        flags=("static_source:${window.__bwx=5}",),
+    )
+
+
+def _evil_map(tmp_path: Path) -> Path:
+    from dataclasses import replace
+
+    ql = replace(_overlays()[0], name="<img src=x onerror=window.__bwx=6> ${window.__bwx=7}")
+    return hotspot_map([_evil_hotspot(), _hotspot(1, "nominal")], tmp_path / "index.html", [ql],
+                       title="evil")
+
+
+def test_user_text_cannot_break_out_of_folium_js_templates(tmp_path: Path) -> None:
+    text = _evil_map(tmp_path).read_text(encoding="utf-8")
+    assert "${window" not in text and "`${" not in text
+    assert "<script>window" not in text and "<img src=x" not in text
+    assert "S2_20251005T033000_&#36;{window.__bwx=document.title}.tif" in text
+
+
+@pytest.mark.browser
+def test_template_literal_values_stay_literal_in_chromium(tmp_path: Path, open_recorded) -> None:
+    page, log = open_recorded(_evil_map(tmp_path).as_uri())
+    page.wait_for_selector(".leaflet-marker-icon.bw-suppressed", state="attached")
+    page.locator(".leaflet-marker-icon.bw-suppressed").first.click()
+    page.wait_for_selector(".leaflet-popup-content .bw-popup")
+    popup = page.inner_text(".leaflet-popup-content")
+    assert _EVIL in popup
+    assert "${window.__bwx=2} `${window.__bwx=3}` \\`${window.__bwx=4}`" in popup
+    page.locator(".leaflet-marker-icon.bw-nominal").first.hover()
+    page.wait_for_selector(".leaflet-tooltip", state="attached")
+    assert "<img src=x" in page.inner_text(".leaflet-control-layers-overlays")
+    assert page.evaluate("typeof window.__bwx") == "undefined"
+    assert log.errors() == []

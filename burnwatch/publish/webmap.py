@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -101,8 +102,26 @@ def _fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}{unit}"
 
 
+#: Characters that ``html.escape`` leaves alone but that are live inside the JavaScript template
+#: literal (`` $(`...`) ``) folium wraps popup and tooltip HTML in: ``${`` would run code, a
+#: backtick would end the literal and a backslash could unescape folium's backtick escaping.
+_JS_TEMPLATE_ENTITIES = {"$": "&#36;", "`": "&#96;", "\\": "&#92;"}
+
+
+def escape_text(value: object) -> str:
+    """``value`` as text safe in HTML that folium embeds in a JavaScript template literal.
+
+    HTML-escaped (``&<>"'``) plus ``$``, backtick and backslash as character references, so a
+    scene name like ``${alert(1)}`` is shown literally and never evaluated.
+    """
+    text = html.escape(str(value), quote=True)
+    for char, entity in _JS_TEMPLATE_ENTITIES.items():
+        text = text.replace(char, entity)
+    return text
+
+
 def popup_html(hs: Hotspot) -> str:
-    """The popup table of one hotspot (all values HTML-escaped)."""
+    """The popup table of one hotspot (all values escaped with :func:`escape_text`)."""
     rows: list[tuple[str, str]] = [
         ("Time (UTC)", hs.time.strftime("%Y-%m-%d %H:%M:%S")),
         ("Kind", hs.kind),
@@ -117,8 +136,13 @@ def popup_html(hs: Hotspot) -> str:
         ("Flags", ", ".join(hs.flags) or "none"),
     ]
     rows += [(str(k), "n/a" if v is None else str(v)) for k, v in list(hs.attributes.items())[:12]]
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    body = "".join(f"<tr><th>{escape_text(k)}</th><td>{escape_text(v)}</td></tr>" for k, v in rows)
     return f'<table class="bw-popup">{body}</table>'
+
+
+def _css_token(text: str) -> str:
+    """``text`` reduced to characters that are safe in a CSS class name."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
 
 
 def _local(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -138,13 +162,13 @@ def _bounds(hotspots: Sequence[Hotspot], overlays: Sequence[Overlay]) -> list[li
 def _legend(title: str, counts: dict[str, int]) -> str:
     items = "".join(
         f'<div><i class="bw-key" style="background:{COLOURS[k]}"></i>'
-        f"{html.escape(LAYER_TITLES[k])}: {counts.get(k, 0)}</div>"
+        f"{escape_text(LAYER_TITLES[k])}: {counts.get(k, 0)}</div>"
         for k in COLOURS
     )
     total = sum(counts.values())
     return (
         f'<div class="bw-legend" id="bw-legend"><b><i class="fa-solid fa-fire"></i> '
-        f"{html.escape(title)}</b><div>{total} hotspot{'s' if total != 1 else ''} (times UTC)</div>"
+        f"{escape_text(title)}</b><div>{total} hotspot{'s' if total != 1 else ''} (times UTC)</div>"
         f"{items}</div>"
     )
 
@@ -218,14 +242,16 @@ def hotspot_map(
         else:
             layer = folium.FeatureGroup(name=name, overlay=True, control=True)
         for hs in members:
-            classes = f"bw-hotspot bw-{key} bw-{hs.kind}"
+            classes = f"bw-hotspot bw-{key} bw-{_css_token(hs.kind)}"
             folium.Marker(
                 location=(hs.lat, hs.lon),
                 icon=folium.DivIcon(
                     html="<div></div>", icon_size=(14, 14), icon_anchor=(7, 7), class_name=classes
                 ),
                 popup=folium.Popup(popup_html(hs), max_width=360),
-                tooltip=f"{hs.kind} {hs.confidence_class} {hs.time:%Y-%m-%d %H:%M} UTC",
+                tooltip=folium.Tooltip(
+                    escape_text(f"{hs.kind} {hs.confidence_class} {hs.time:%Y-%m-%d %H:%M} UTC")
+                ),
             ).add_to(layer)
         layer.add_to(fmap)
 
@@ -256,7 +282,8 @@ def _add_overlay(
     bounds = [[ov.bounds[1], ov.bounds[0]], [ov.bounds[3], ov.bounds[2]]]
     data_url = "data:image/png;base64," + base64.b64encode(ov.png).decode("ascii")
     layer = folium.raster_layers.ImageOverlay(
-        image=data_url, bounds=bounds, opacity=ov.opacity, name=ov.name, show=ov.show,
+        # Leaflet's layer control sets names as innerHTML
+        image=data_url, bounds=bounds, opacity=ov.opacity, name=escape_text(ov.name), show=ov.show,
         overlay=True, control=True,
     )
     if not embed:
@@ -281,8 +308,10 @@ def _add_footprints(fmap: Any, hotspots: Sequence[Hotspot]) -> None:
             "geometry": mapping(hs.footprint),
             "properties": {
                 "layer": layer_key(hs),
-                "label": f"{hs.kind} {hs.confidence_class}, {hs.pixel_count} px, "
-                f"{hs.time:%Y-%m-%d %H:%M} UTC",
+                # GeoJsonTooltip puts values into innerHTML
+                "label": escape_text(
+                    f"{hs.kind} {hs.confidence_class}, {hs.pixel_count} px, {hs.time:%Y-%m-%d %H:%M} UTC"
+                ),
             },
         }
         for hs in hotspots
