@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 from dbfixtures import _fast_password_hashing, db_url, make_hotspot, pg_database, sqlite_template  # noqa: F401
 from PIL import Image
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
-from burnwatch.errors import ConflictError, InputError, PermissionDeniedError
+from burnwatch.errors import ConflictError, InputError, IntegrityError, PermissionDeniedError
 from burnwatch.incidents import cases
 from burnwatch.incidents.clustering import ClusterParams
 from burnwatch.incidents.evidence import read_gps
 from burnwatch.store import db
+from burnwatch.store.chain import AuditHead, verify_audit
 from burnwatch.store.ingest import ScanRecord, ingest_hotspots
-from burnwatch.store.models import Case, CaseEvent, Incident, StaticSource
+from burnwatch.store.models import AuditLog, Case, CaseEvent, Incident, StaticSource
 from burnwatch.store.users import add_user, authenticate
 
 PARAMS = ClusterParams(distance_m=1000.0, window=timedelta(hours=24))
@@ -196,6 +197,32 @@ def test_an_event_that_does_not_follow_the_previous_one_is_detected(world: tuple
         f"case {case_id}: case_events id={ev_id}: "
         "from_state closed does not follow the previous event's in_inspection"
     ]
+
+
+def test_deleting_the_newest_audit_rows_is_detected(world: tuple[str, int]) -> None:
+    url, case_id = world
+    _worked(url, case_id)
+    with db.session_scope(url) as s:
+        assert verify_audit(s) == []
+        rows = s.scalar(select(func.count()).select_from(AuditLog))
+        head = s.get(AuditHead, 1)
+        assert head is not None and head.count == rows
+    drop = (
+        "DROP TRIGGER audit_log_append_only ON audit_log"
+        if url.startswith("postgresql")
+        else "DROP TRIGGER audit_log_no_delete"
+    )
+    with db.get_engine(url).begin() as conn:  # an attacker with the database's owner rights
+        conn.execute(text(drop))
+        conn.execute(text("DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)"))
+    with db.session_scope(url) as s:
+        assert verify_audit(s) == [f"audit_head: {rows} rows recorded, {rows - 1} present (rows deleted?)"]
+    with db.get_engine(url).begin() as conn:
+        conn.execute(text("DELETE FROM audit_head"))
+    with db.session_scope(url) as s:
+        assert verify_audit(s) == ["audit_head: missing (deleted?)"]
+        with pytest.raises(IntegrityError, match="head row is missing"):
+            cases.add_note(s, case_id, "minh", "no write goes unrecorded")
 
 
 def test_only_allowed_transitions(world: tuple[str, int]) -> None:

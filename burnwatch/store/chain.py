@@ -5,6 +5,11 @@ Used for each case's history (events, notes and evidence, ordered by their share
 sorted keys, no whitespace, UTF-8, datetimes as ISO 8601 UTC with microseconds, floats by
 Python's shortest round-trip ``repr``. Any change to a hashed field, a deleted row or a
 reordering breaks the chain at (and names) the first affected row.
+
+Deleting the *newest* rows leaves a shorter chain that still links up, so each chain keeps a
+head: a case its ``seq``/``head_hash``, the audit log the one-row table ``audit_head`` (row
+count and newest hash), updated by :func:`audit` in the same transaction as the row it appends
+and compared by :func:`verify_audit`.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, String, func, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from burnwatch.store.models import AuditLog, now_utc
+from burnwatch.errors import IntegrityError
+from burnwatch.store.models import AuditLog, Base, now_utc
 
 GENESIS = "0" * 64
 
@@ -44,6 +50,16 @@ def row_payload(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     return payload
 
 
+class AuditHead(Base):
+    """The audit log's head: how many rows it has and the newest row's hash (one row, id 1)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+
+
 AUDIT_FIELDS = ("at", "actor", "action", "entity", "entity_id", "details")
 
 
@@ -61,6 +77,12 @@ def audit(
     _lock_audit(session)
     last = session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(1)).first()
     prev = last.hash if last is not None else GENESIS
+    head = session.get(AuditHead, 1, with_for_update=True)
+    if head is None:
+        if last is not None:
+            raise IntegrityError("the audit log's head row is missing; run `burnwatch case verify --all`")
+        head = AuditHead(id=1, count=0, hash=GENESIS)
+        session.add(head)
     row = AuditLog(
         at=now_utc(),
         actor=actor,
@@ -73,6 +95,8 @@ def audit(
     )
     row.hash = chain_hash(prev, row_payload(row, AUDIT_FIELDS))
     session.add(row)
+    head.count += 1
+    head.hash = row.hash
     session.flush()
     return row
 
@@ -87,4 +111,18 @@ def verify_audit(session: Session) -> list[str]:
         elif chain_hash(prev, row_payload(row, AUDIT_FIELDS)) != row.hash:
             problems.append(f"audit_log id={row.id}: content does not match its hash (edited)")
         prev = row.hash
+    problems.extend(_head_problems(session, prev))
     return problems
+
+
+def _head_problems(session: Session, newest: str) -> list[str]:
+    """The audit head against the rows present (deleted newest rows, a removed head)."""
+    rows = session.scalar(select(func.count()).select_from(AuditLog)) or 0
+    head = session.get(AuditHead, 1)
+    if head is None:
+        return ["audit_head: missing (deleted?)"] if rows else []
+    if head.count != rows:
+        return [f"audit_head: {head.count} rows recorded, {rows} present (rows deleted?)"]
+    if head.hash != newest:
+        return ["audit_head: hash does not match the newest audit_log row (rows deleted or replaced?)"]
+    return []
