@@ -238,3 +238,27 @@ def test_naive_monitor_times_need_an_explicit_utc_offset(tmp_path: Path) -> None
     model = CalibrationModel.load(out)
     assert model.metrics is not None and model.metrics.cv_r2 > 0.7
     assert "--monitor-utc-offset HOURS" in CliRunner().invoke(cli, ["aerosol", "calibrate", "--help"]).output
+
+
+def test_binary_aod_csv_gives_one_clear_error(tmp_path: Path) -> None:
+    import gzip
+
+    samples, _ = _synthetic(60, seed=1)
+    mon, aod = _write_pairs(tmp_path, samples)
+    binary = tmp_path / "aod_bin.csv"
+    binary.write_bytes(gzip.compress(aod.read_bytes()))
+    with pytest.raises(CorruptFileError, match=r"aod_bin\.csv: not a text \(UTF-8\) CSV file"):
+        read_aod_csv(binary)
+    args = [
+        "aerosol",
+        "calibrate",
+        "--monitors",
+        str(mon),
+        "--aod",
+        str(binary),
+        "--out",
+        str(tmp_path / "m.json"),
+    ]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2 and "aod_bin.csv: not a text" in res.output
+    assert not isinstance(res.exception, UnicodeDecodeError)

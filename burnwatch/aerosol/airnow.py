@@ -115,7 +115,7 @@ def read_airnow_csv(path: Path, site: str | None = None, utc_offset_h: float | N
                 values.append(value)
     except OSError as exc:
         raise CorruptFileError(f"cannot read: {exc.strerror or exc}", path=path) from exc
-    except UnicodeDecodeError as exc:
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise CorruptFileError("not a text CSV file", path=path) from exc
     if not times:
         raise InputError("AirNow export has no rows", path=path)
@@ -195,7 +195,7 @@ def read_monitor_csv(path: Path, assume_tz_h: float | None = None) -> list[Monit
                 entry[3].append(value)
     except OSError as exc:
         raise CorruptFileError(f"cannot read: {exc.strerror or exc}", path=path) from exc
-    except UnicodeDecodeError as exc:
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise CorruptFileError("not a text CSV file", path=path) from exc
     if not rows:
         raise InputError("monitor CSV has no rows", path=path)

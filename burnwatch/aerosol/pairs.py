@@ -73,6 +73,8 @@ def read_aod_csv(path: Path) -> list[AODObservation]:
                     raise InputError(f"line {line}: {exc}", path=path) from exc
     except OSError as exc:
         raise CorruptFileError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CorruptFileError(f"not a text (UTF-8) CSV file: {exc}", path=path) from exc
     if not out:
         raise InputError("AOD CSV has no rows", path=path)
     return out
