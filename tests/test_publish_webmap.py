@@ -288,13 +288,14 @@ def _evil_map(tmp_path: Path) -> Path:
 
     ql = replace(_overlays()[0], name="<img src=x onerror=window.__bwx=6> ${window.__bwx=7}")
     return hotspot_map([_evil_hotspot(), _hotspot(1, "nominal")], tmp_path / "index.html", [ql],
-                       title="evil")
+                       title="evil </title><script>window.__bwx=8</script> ${window.__bwx=9}")
 
 
 def test_user_text_cannot_break_out_of_folium_js_templates(tmp_path: Path) -> None:
     text = _evil_map(tmp_path).read_text(encoding="utf-8")
     assert "${window" not in text and "`${" not in text
     assert "<script>window" not in text and "<img src=x" not in text
+    assert "<title>evil &lt;/title&gt;&lt;script&gt;" in text
     assert "S2_20251005T033000_&#36;{window.__bwx=document.title}.tif" in text
 
 
@@ -309,6 +310,7 @@ def test_template_literal_values_stay_literal_in_chromium(tmp_path: Path, open_r
     assert "${window.__bwx=2} `${window.__bwx=3}` \\`${window.__bwx=4}`" in popup
     page.locator(".leaflet-marker-icon.bw-nominal").first.hover()
     page.wait_for_selector(".leaflet-tooltip", state="attached")
+    assert page.evaluate("document.title").startswith("evil </title><script>")
     assert "<img src=x" in page.inner_text(".leaflet-control-layers-overlays")
     assert page.evaluate("typeof window.__bwx") == "undefined"
     assert log.errors() == []

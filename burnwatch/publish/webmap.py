@@ -204,7 +204,7 @@ def hotspot_map(
     out_dir.mkdir(parents=True, exist_ok=True)
     copy_vendor_assets(out_dir / VENDOR)
 
-    figure = Figure(title=title)
+    figure = Figure(title=escape_text(title))  # branca writes it into <title> unescaped
     # Without a tile layer Leaflet has no zoom limits, which markercluster requires.
     fmap = folium.Map(
         location=DEFAULT_VIEW[0], zoom_start=DEFAULT_VIEW[1], tiles=None, control_scale=True,
