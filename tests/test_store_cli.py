@@ -146,3 +146,38 @@ def test_cli_errors_are_one_sentence(db_url: str, env: Path) -> None:
     assert "nope.csv: no such file" in out
     out = run("case", "show", "--database", db_url, "99", ok=False)
     assert "no case 99" in out and "Traceback" not in out
+
+
+def test_parallel_case_commands_queue_on_sqlite(sqlite_template: Path, env: Path) -> None:
+    """Four `case note` processes at once on one SQLite file: all succeed (the write lock is
+    taken first, BEGIN IMMEDIATE, so they wait on busy_timeout) and the chain verifies."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from burnwatch.incidents import cases
+    from burnwatch.store.ingest import ScanRecord, ingest_hotspots
+    from burnwatch.store.users import add_user
+
+    shutil.copyfile(sqlite_template, env / "par.db")
+    url = f"sqlite:///{env / 'par.db'}"
+    with db.session_scope(url) as s:
+        ingest_hotspots(s, [make_hotspot(106.05, 20.80)], ScanRecord(kind="scan", source="sentinel2"))
+        add_user(s, "lan", "analyst", "correct horse")
+    db.dispose_engines()
+    code = "from burnwatch.cli.main import cli; cli()"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, "case", "note", "--database", url, "1", f"note {i}", "--actor", "lan"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "BURNWATCH_DATA_DIR": str(env / "data")},
+        )
+        for i in range(4)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outputs
+    with db.session_scope(url) as s:
+        assert cases.verify_case(s, 1) == [] and len(cases.history(s, 1)) == 5

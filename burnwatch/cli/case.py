@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from burnwatch.cli.db import database_option, open_session
 from burnwatch.cli.options import DATE
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy.orm import Session
 
 actor_option = click.option(
     "--actor",
@@ -25,6 +32,16 @@ STATES = [
     "static_source",
     "closed",
 ]
+
+
+@contextmanager
+def write_session(url: str | None) -> Iterator[Session]:
+    """A committing session that takes SQLite's write lock first (``BEGIN IMMEDIATE``):
+    parallel case commands queue on busy_timeout instead of failing "database is locked"."""
+    from burnwatch.store.db import session_scope
+
+    with session_scope(url, write=True) as session:
+        yield session
 
 
 @click.group()
@@ -71,7 +88,7 @@ def assign(
     """Assign (re-assign, or re-open) a case to an inspector."""
     from burnwatch.incidents.cases import assign as do_assign
 
-    with open_session(database) as session:
+    with write_session(database) as session:
         ev = do_assign(session, case_id, inspector, actor=actor, reason=reason, due_at=due)
         click.echo(f"case {case_id}: {ev.from_state} -> assigned to {inspector}")
 
@@ -86,7 +103,7 @@ def transition(database: str | None, case_id: int, state: str, reason: str, acto
     """Move a case to STATE (only transitions the workflow allows)."""
     from burnwatch.incidents.cases import transition as do_transition
 
-    with open_session(database) as session:
+    with write_session(database) as session:
         ev = do_transition(session, case_id, state, actor=actor, reason=reason)
         click.echo(f"case {case_id}: {ev.from_state} -> {ev.to_state}")
 
@@ -100,7 +117,7 @@ def note(database: str | None, case_id: int, text: str, actor: str) -> None:
     """Add an inspector's note to a case."""
     from burnwatch.incidents.cases import add_note
 
-    with open_session(database) as session:
+    with write_session(database) as session:
         n = add_note(session, case_id, actor, text)
         click.echo(f"case {case_id}: note #{n.seq} added")
 
@@ -122,7 +139,7 @@ def evidence(database: str | None, case_id: int, files: tuple[Path, ...], actor:
     failures = 0
     for path in files:
         try:
-            with open_session(database) as session:
+            with write_session(database) as session:
                 ev = add_evidence(
                     session, case_id, path, actor, settings.data_dir, settings.max_upload_mb << 20
                 )

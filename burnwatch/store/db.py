@@ -49,8 +49,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     """``BEGIN IMMEDIATE`` (take the write lock first) for connections marked
-    ``sqlite_immediate`` — ingests — so two writers queue on busy_timeout instead of one
-    failing with "database is locked" when both try to upgrade a read lock."""
+    ``sqlite_immediate`` — ingests, ``session_scope(write=True)``, writing web requests — so
+    two writers queue on busy_timeout instead of one failing with "database is locked" when
+    both try to upgrade a read lock."""
     immediate = conn.get_execution_options().get("sqlite_immediate", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
@@ -162,11 +163,18 @@ def has_table(url: str, name: str) -> bool:
 
 
 @contextmanager
-def session_scope(url: str | None = None, *, migrate: bool = True) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
+def session_scope(url: str | None = None, *, migrate: bool = True, write: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error.
+
+    ``write=True``: the session will write, so on SQLite it begins with ``BEGIN IMMEDIATE``
+    (:func:`_sqlite_begin`) and parallel writers (CLI processes, threads) queue on
+    ``busy_timeout`` instead of failing with "database is locked" when two deferred
+    transactions both read and then try to write. PostgreSQL ignores it."""
     if migrate:
         ensure_schema(url)
     with committed(session_factory(url)()) as session:
+        if write:
+            session.connection(execution_options={"sqlite_immediate": True})
         yield session
 
 
