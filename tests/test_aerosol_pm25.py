@@ -262,3 +262,29 @@ def test_binary_aod_csv_gives_one_clear_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 2 and "aod_bin.csv: not a text" in res.output
     assert not isinstance(res.exception, UnicodeDecodeError)
+
+
+def test_calibrate_reports_every_left_out_row_and_checks_folds_first(tmp_path: Path) -> None:
+    samples, _ = _synthetic(120, seed=5)
+    aod, pm = samples.aod.copy(), samples.pm25.copy()
+    aod[[3, 4, 5]] = [np.nan, -0.3, 0.0]  # missing, invalid, clean (kept, clipped)
+    pm[[10, 11]] = [5_000_000.0, 3_000.0]  # logger/unit errors
+    mon, aod_csv = _write_pairs(tmp_path, Samples(samples.times, aod, pm, samples.rh, samples.blh))
+    lines = aod_csv.read_text().splitlines()
+    aod_csv.write_text("\n".join([*lines, "ZZ,2022-01-01T03:50:00Z,0.3,50,800"]) + "\n")  # no such station
+    out = tmp_path / "m.json"
+    args = ["aerosol", "calibrate", "--monitors", str(mon), "--aod", str(aod_csv), "--out", str(out)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "left out 2 AOD observation(s): AOD missing or below -0.05" in res.output
+    assert "left out 1 AOD observation(s): no valid monitor reading within 1 h" in res.output
+    assert "paired 118 " in res.output
+    assert "left out 2 pair(s): PM2.5 above 2000 ug/m3 (implausible)" in res.output
+    assert "note: 1 pair(s) with AOD below 0.01 fitted as 0.01" in res.output
+    model = CalibrationModel.load(out)
+    assert model.metrics is not None and model.metrics.n == 116
+    assert model.training["pm25_range"][1] < 2000
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\x1f\x8b\x08\x00\xff")
+    res = CliRunner().invoke(cli, [*args[:5], str(binary), "--out", str(out), "--folds", "1"])
+    assert res.exit_code == 2 and "Invalid value for '--folds'" in res.output and "bin.csv" not in res.output

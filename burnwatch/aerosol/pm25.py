@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 FORMAT = "burnwatch-pm25-calibration"
 MIN_AOD = 0.01
 MIN_PM = 1.0
+MIN_AOD_VALID = -0.05  # retrievals a little below 0 are noise around clean air; below this, invalid
+#: Hourly PM2.5 above this (µg/m³) is taken as a unit or logger error, not air.
+MAX_PM = 2000.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,13 +50,27 @@ class Samples:
     blh: np.ndarray | None = None
 
     def valid(self) -> Samples:
-        """Only rows where every supplied variable is finite (and AOD, PM positive)."""
-        ok = np.isfinite(self.aod) & np.isfinite(self.pm25) & (self.pm25 > 0) & (self.aod > -0.05)
-        for extra in (self.rh, self.blh):
+        """Only rows where every supplied variable is finite and plausible (see :meth:`screen`)."""
+        return self.screen()[0]
+
+    def screen(self) -> tuple[Samples, dict[str, int]]:
+        """The usable rows, and how many rows were dropped for each reason (first reason only)."""
+        checks = [
+            (f"AOD missing or below {MIN_AOD_VALID:g}", np.isfinite(self.aod) & (self.aod > MIN_AOD_VALID)),
+            ("PM2.5 missing or not positive", np.isfinite(self.pm25) & (self.pm25 > 0)),
+            (f"PM2.5 above {MAX_PM:g} ug/m3 (implausible)", ~(self.pm25 > MAX_PM)),
+        ]
+        for label, extra in (("RH missing", self.rh), ("BLH missing", self.blh)):
             if extra is not None:
-                ok &= np.isfinite(extra)
+                checks.append((label, np.isfinite(extra)))
+        ok = np.ones(len(self), dtype=bool)
+        dropped: dict[str, int] = {}
+        for label, good in checks:
+            dropped[label] = int((ok & ~good).sum())
+            ok &= good
         pick = lambda a: None if a is None else np.asarray(a)[ok]  # noqa: E731
-        return Samples(self.times[ok], self.aod[ok], self.pm25[ok], pick(self.rh), pick(self.blh))
+        kept = Samples(self.times[ok], self.aod[ok], self.pm25[ok], pick(self.rh), pick(self.blh))
+        return kept, {k: v for k, v in dropped.items() if v}
 
     def __len__(self) -> int:
         return int(self.aod.size)

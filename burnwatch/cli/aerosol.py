@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -161,6 +162,23 @@ def run(**opts: Any) -> None:
     _do_run(**opts)
 
 
+def _report_dropped(unmatched: int, max_dt_h: float, samples: Any) -> None:
+    """One line per kind of AOD observation or pair left out of the fit."""
+    from burnwatch.aerosol.pm25 import MIN_AOD
+
+    if unmatched:
+        click.echo(
+            f"left out {unmatched} AOD observation(s): no valid monitor reading within "
+            f"{max_dt_h:g} h at their station/position"
+        )
+    kept, dropped = samples.screen()
+    for reason, n in dropped.items():
+        click.echo(f"left out {n} pair(s): {reason}")
+    low = int((kept.aod < MIN_AOD).sum())
+    if low:
+        click.echo(f"note: {low} pair(s) with AOD below {MIN_AOD:g} fitted as {MIN_AOD:g}")
+
+
 @aerosol.command("calibrate")
 @click.option(
     "--monitors",
@@ -190,7 +208,9 @@ def run(**opts: Any) -> None:
     "local time). Without it such timestamps are refused rather than guessed; AirNow exports "
     "always use their site's offset (UTC+7 for Hanoi).",
 )
-@click.option("--folds", type=int, default=5, show_default=True, help="Time-blocked CV folds.")
+@click.option(
+    "--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Time-blocked CV folds."
+)
 @click.option(
     "--gap-days", type=float, default=3.0, show_default=True, help="Days dropped around each test block."
 )
@@ -213,7 +233,7 @@ def calibrate(
     """Fit PM2.5 = f(AOD, season, RH, BLH) against monitors; print CV R² and RMSE; save JSON."""
     from burnwatch.aerosol.airnow import concat, read_monitors
     from burnwatch.aerosol.pairs import pair, read_aod_csv, sample_aod_grids
-    from burnwatch.aerosol.pm25 import fit
+    from burnwatch.aerosol.pm25 import MIN_AOD_VALID, fit
 
     series = [s for f in monitor_files for s in read_monitors(f, monitor_utc_offset)]
     by_station: dict[str, list[Any]] = {}
@@ -229,8 +249,15 @@ def calibrate(
             observations.extend(sample_aod_grids([f], monitors))
         else:
             observations.extend(read_aod_csv(f))
-    samples = pair(monitors, observations, max_dt_h=max_dt_h)
+    usable = [o for o in observations if math.isfinite(o.aod) and o.aod > MIN_AOD_VALID]
+    if len(usable) < len(observations):
+        click.echo(
+            f"left out {len(observations) - len(usable)} AOD observation(s): "
+            f"AOD missing or below {MIN_AOD_VALID:g}"
+        )
+    samples = pair(monitors, usable, max_dt_h=max_dt_h)
     click.echo(f"paired {len(samples)} AOD/PM2.5 observations from {len(monitors)} station(s)")
+    _report_dropped(len(usable) - len(samples), max_dt_h, samples)
     model = fit(samples, folds=folds, gap_days=gap_days, seasonal=not no_seasonal,
                 description=f"fitted on {', '.join(p.name for p in monitor_files)}")  # fmt: skip
     m = model.metrics
