@@ -157,6 +157,12 @@ def test_group_without_aoi_prints_help() -> None:
     assert res.exit_code == 0 and "Usage:" in res.output
 
 
+@pytest.mark.parametrize("args", [["aerosol", "--help"], ["aerosol", "run", "--help"]])
+def test_help_shows_percent_once(args: list[str]) -> None:
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and "Relative humidity (%)" in res.output and "%%" not in res.output
+
+
 def test_l1c_retrieval_against_local_server(server: FakeServer, tmp_path: Path) -> None:
     out = tmp_path / "l1c"
     res = CliRunner().invoke(

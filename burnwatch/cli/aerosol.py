@@ -63,7 +63,7 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
             help="Fire hotspots (GeoJSON/GPKG from scan) to test for plumes. Repeatable.",
         ),
-        click.option("--rh", type=float, default=None, help="Relative humidity (%%) if the model uses it."),
+        click.option("--rh", type=float, default=None, help="Relative humidity (%) if the model uses it."),
         click.option(
             "--blh", type=float, default=None, help="Boundary-layer height (m) if the model uses it."
         ),
