@@ -164,6 +164,50 @@ def test_read_rgb_errors_name_the_file(tmp_path: Path) -> None:
     assert read_rgb(grey).shape == (8, 9, 3)
 
 
+def _jpeg_claiming(path: Path, width: int, height: int) -> Path:
+    """A tiny valid JPEG whose header claims ``width`` x ``height`` pixels."""
+    from PIL import Image
+
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(path)
+    data = bytearray(path.read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_read_rgb_uses_burnwatchs_pixel_limit_not_pillows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image, ImageOps
+
+    pillow_default = Image.MAX_IMAGE_PIXELS
+    # 95 Mpx (above Pillow's 89.5 Mpx warning, below the documented 120 Mpx) passes the size
+    # checks and reaches decoding (stubbed here: a real 95 Mpx decode needs ~300 MB)
+    seen: list[tuple[int, int]] = []
+
+    def no_decode(im: Image.Image) -> Image.Image:
+        seen.append(im.size)
+        raise OSError("decoding skipped by the test")
+
+    with monkeypatch.context() as m:
+        m.setattr(ImageOps, "exif_transpose", no_decode)
+        with pytest.raises(CorruptFileError, match=r"mid\.jpg: cannot decode image: decoding skipped"):
+            read_rgb(_jpeg_claiming(tmp_path / "mid.jpg", 10000, 9500))
+    assert seen == [(10000, 9500)]
+    with pytest.raises(TooLargeError, match=r"big\.jpg.*11000x11000 = 121000000 pixels, more than the limit 120000000"):
+        read_rgb(_jpeg_claiming(tmp_path / "big.jpg", 11000, 11000))
+    with pytest.raises(TooLargeError, match=r"huge\.jpg.*3600000000 pixels, more than the limit 120000000") as err:
+        read_rgb(_jpeg_claiming(tmp_path / "huge.jpg", 60000, 60000))  # Pillow itself refuses > 2x its limit
+    assert str(pillow_default) not in str(err.value) and str(2 * pillow_default) not in str(err.value)
+    assert pillow_default == Image.MAX_IMAGE_PIXELS  # restored, no global side effect
+    # a real decode above Pillow's (here lowered) limit, even above twice it, within burnwatch's
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)
+    real = tmp_path / "real.png"
+    Image.fromarray(np.full((40, 30, 3), 5, np.uint8)).save(real)
+    assert read_rgb(real).shape == (40, 30, 3)
+    assert read_rgb(real, max_pixels=2000).shape == (40, 30, 3)
+    assert Image.MAX_IMAGE_PIXELS == 500
+
+
 def test_detect_cli_reports_bad_files_and_processes_the_rest(tmp_path: Path) -> None:
     from PIL import Image
 

@@ -3,11 +3,20 @@
 Corrupt, truncated or non-image files raise :class:`~burnwatch.errors.CorruptFileError`; images
 whose pixel count exceeds ``max_pixels`` (decompression bombs) raise
 :class:`~burnwatch.errors.TooLargeError` *before* the pixels are decoded. Both name the file.
+
+``max_pixels`` is the only limit: Pillow's own decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``,
+89.5 Mpx by default, an error above twice that) is raised to ``max_pixels`` while a file is read
+and restored afterwards, under a lock, so a 100 Mpx drone photo is read and the error for a
+larger one quotes burnwatch's limit.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +27,33 @@ from burnwatch.errors import CorruptFileError, TooLargeError
 MAX_PIXELS = 120_000_000
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"})
+
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _pillow_limit(max_pixels: int) -> Iterator[None]:
+    """Pillow's bomb limit at least ``max_pixels`` (and its warning silenced) inside the block.
+
+    burnwatch checks ``max_pixels`` itself from the header; the module-wide Pillow setting is
+    restored on exit, and the lock keeps concurrent reads from restoring each other's value.
+    """
+    from PIL import Image
+
+    with _PILLOW_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        if saved is not None and saved < max_pixels:
+            Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _too_large(pixels: str, max_pixels: int, path: Path) -> TooLargeError:
+    return TooLargeError(f"image is {pixels} pixels, more than the limit {max_pixels}", path=path)
 
 
 def read_rgb(path: Path | str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -31,24 +67,21 @@ def read_rgb(path: Path | str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     if not path.is_file():
         raise CorruptFileError("file not found", path=path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                w, h = im.size
-                if w * h > max_pixels:
-                    raise TooLargeError(
-                        f"image is {w}x{h} = {w * h} pixels, more than the limit {max_pixels}",
-                        path=path)
-                upright = ImageOps.exif_transpose(im)
-                if upright.mode in ("I;16", "I;16B", "I;16L", "I"):
-                    arr = np.asarray(upright, dtype=np.float32)
-                    arr = np.clip(arr / max(float(arr.max()), 1.0) * 255, 0, 255).astype(np.uint8)
-                    return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
-                rgb = np.asarray(upright.convert("RGB"), dtype=np.uint8)
+        with _pillow_limit(max_pixels), Image.open(path) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise _too_large(f"{w}x{h} = {w * h}", max_pixels, path)
+            upright = ImageOps.exif_transpose(im)
+            if upright.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(upright, dtype=np.float32)
+                arr = np.clip(arr / max(float(arr.max()), 1.0) * 255, 0, 255).astype(np.uint8)
+                return np.ascontiguousarray(np.repeat(arr[..., None], 3, axis=2))
+            rgb = np.asarray(upright.convert("RGB"), dtype=np.uint8)
     except TooLargeError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise TooLargeError(f"image too large (decompression bomb?): {exc}", path=path) from exc
+    except Image.DecompressionBombError as exc:  # more than twice max_pixels: Pillow refused first
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_large(found.group(1) if found else f"over {2 * max_pixels}", max_pixels, path) from exc
     except (UnidentifiedImageError, ImportError) as exc:
         # ImportError: ultralytics patches Image.open to retry unknown files with pi-heif
         raise CorruptFileError("not an image file (format not recognised)", path=path) from exc
