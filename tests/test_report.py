@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import unicodedata
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,9 +15,10 @@ from dbfixtures import _fast_password_hashing, db_url, make_hotspot, pg_database
 from PIL import Image
 from sqlalchemy import select
 
+from burnwatch.errors import InputError
 from burnwatch.incidents import cases
 from burnwatch.incidents.clustering import ClusterParams
-from burnwatch.incidents.report import build_report_data, daily_report, slug
+from burnwatch.incidents.report import build_report_data, daily_report, resolve_province, slug
 from burnwatch.store import db
 from burnwatch.store.ingest import ScanRecord, ingest_hotspots
 from burnwatch.store.models import Case, Incident
@@ -92,6 +94,30 @@ def test_pdf_first_page_renders(db_url: str, tmp_path: Path) -> None:
     rgb = np.asarray(Image.open(files.map_png).convert("RGB")).astype(int)
     red = (rgb[..., 0] > 180) & (rgb[..., 1] < 80) & (rgb[..., 2] < 80)
     assert red.sum() > 20
+
+
+@pytest.mark.parametrize(
+    ("asked", "message"),
+    [
+        ("Dong Thap", "unknown province 'Dong Thap': did you mean 'Đồng Tháp'?"),
+        ("Atlantis", "unknown province 'Atlantis': known provinces: Đồng Tháp"),
+    ],
+)
+def test_an_unknown_province_is_refused_before_writing(
+    db_url: str, tmp_path: Path, asked: str, message: str
+) -> None:
+    seed(db_url)
+    with db.session_scope(db_url) as s, pytest.raises(InputError) as err:
+        daily_report(s, date(2024, 3, 1), asked, tmp_path / "report")
+    assert message in str(err.value)
+    assert not (tmp_path / "report").exists() or not any((tmp_path / "report").iterdir())
+
+
+def test_province_names_match_nfc_normalised_and_case_insensitive(db_url: str) -> None:
+    seed(db_url)
+    with db.session_scope(db_url) as s:
+        assert resolve_province(s, unicodedata.normalize("NFD", PROVINCE)) == PROVINCE
+        assert resolve_province(s, " đồng tháp ") == PROVINCE
 
 
 def test_slug() -> None:

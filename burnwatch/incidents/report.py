@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from burnwatch.errors import InputError
 from burnwatch.incidents.admin import AdminLayer, nfc
 from burnwatch.store import queries
 from burnwatch.store.models import Incident
@@ -66,6 +68,41 @@ def slug(text: str) -> str:
     text = text.replace("Đ", "D").replace("đ", "d")
     ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "-".join("".join(c if c.isalnum() else " " for c in ascii_.lower()).split()) or "province"
+
+
+def known_provinces(session: Session, boundaries: AdminLayer | None = None) -> list[str]:
+    """Province names a report can be for: those attributed to incidents in the database and
+    those in the boundaries layer (NFC), sorted."""
+    names = {nfc(p) for p in session.scalars(select(Incident.province).distinct()) if p}
+    if boundaries is not None:
+        names.update(nfc(u.name) for u in boundaries.units if u.name)
+    return sorted(names)
+
+
+def resolve_province(session: Session, province: str, boundaries: AdminLayer | None = None) -> str:
+    """The known province named ``province`` (NFC-normalised, case-insensitive), spelt as
+    known; InputError naming it and the close known names otherwise — a report for a name
+    nothing is attributed to would be silently empty, and "Dong Nai" would overwrite the
+    "Đồng Nai" report (both slug to ``dong-nai``)."""
+    import difflib
+
+    wanted = nfc(province)
+    known = known_provinces(session, boundaries)
+    for name in known:
+        if name.casefold() == wanted.casefold():
+            return name
+    by_slug: dict[str, list[str]] = {}
+    for name in known:
+        by_slug.setdefault(slug(name), []).append(name)
+    keys = difflib.get_close_matches(slug(wanted), list(by_slug), n=5, cutoff=0.6)
+    close = [name for key in keys for name in by_slug[key]]
+    if close:
+        hint = "did you mean " + " or ".join(repr(n) for n in close) + "?"
+    elif known:
+        hint = "known provinces: " + ", ".join(known[:20]) + (", …" if len(known) > 20 else "")
+    else:
+        hint = "no incident in the database has a province and no boundaries were given"
+    raise InputError(f"unknown province {wanted!r}: {hint} (names are matched with their diacritics)")
 
 
 def _line(session: Session, inc: Incident) -> IncidentLine:
@@ -281,8 +318,11 @@ def write_pdf(data: ReportData, map_png: Path, path: Path, title: str) -> Path:
 def daily_report(
     session: Session, day: date, province: str, out_dir: Path, boundaries: AdminLayer | None = None
 ) -> ReportFiles:
-    """Write ``<slug>_<day>.html``, ``.pdf`` and ``_map.png`` into ``out_dir``."""
+    """Write ``<slug>_<day>.html``, ``.pdf`` and ``_map.png`` into ``out_dir``.
+
+    ``province`` must be a known one (:func:`resolve_province`)."""
     out_dir = Path(out_dir)
+    province = resolve_province(session, province, boundaries)
     out_dir.mkdir(parents=True, exist_ok=True)
     data, shown = build_report_data(session, day, province)
     title = f"Báo cáo cháy ngoài trời / Open-burning report — {data.province} — {day.strftime('%d/%m/%Y')}"
