@@ -103,3 +103,42 @@ def test_whole_frame_pass_keeps_large_object_whole() -> None:
                          coarse=coarse)
     assert len(dets) == 1
     assert dets[0].score == pytest.approx(0.95)
+
+
+def test_no_box_below_conf_from_the_whole_frame_pass() -> None:
+    img = np.full((800, 800, 3), 90, np.uint8)
+
+    def tiles(tile: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.array([[10., 10., 40., 40.]]), np.array([0.7]), np.array([0])
+
+    def coarse(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        boxes = np.array([[100., 100., 700., 700.], [300., 300., 360., 360.]])
+        return boxes, np.array([0.3, 0.12]), np.array([1, 0])
+
+    for select in ("all", "candidates"):
+        dets = sliced_detect(tiles, img, 300, 0.2, ["fire", "smoke"], select=select,  # type: ignore[arg-type]
+                             coarse=coarse, conf=0.6)
+        assert dets and min(d.score for d in dets) >= 0.6
+        assert {d.class_name for d in dets} == {"fire"}
+
+
+def test_detector_sliced_honours_its_conf_with_a_fake_model() -> None:
+    """A fake network that always sees a weak (0.3) smoke and a strong (0.8) fire box."""
+    from burnwatch.detect.yolo import Detector
+
+    def run_batch(batch: np.ndarray) -> np.ndarray:
+        out = np.zeros((1, 6, 2), np.float32)
+        out[0, :4, 0] = (160, 160, 200, 200)  # cx, cy, w, h in model pixels
+        out[0, 4:, 0] = (0.0, 0.3)
+        out[0, :4, 1] = (60, 60, 30, 30)
+        out[0, 4:, 1] = (0.8, 0.0)
+        return out
+
+    det = Detector(run_batch, imgsz=320, conf=0.6)
+    img = np.full((960, 960, 3), 90, np.uint8)
+    for select in ("all", "candidates"):
+        dets = det.detect_sliced(img, select=select)  # type: ignore[arg-type]
+        assert dets and all(d.score >= 0.6 for d in dets), [(d.class_name, d.score) for d in dets]
+    assert [d.class_name for d in det.detect_sliced(img, conf=0.9)] == []
+    low = det.detect_sliced(img, conf=0.2)
+    assert {d.class_name for d in low} == {"fire", "smoke"}

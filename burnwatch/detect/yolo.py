@@ -257,22 +257,23 @@ class Detector:
 
     def detect_sliced(self, image: np.ndarray | Path | str, tile: int | None = None,
                       overlap: float = 0.2,
-                      select: Literal["all", "candidates"] = "candidates") -> list[Detection]:
+                      select: Literal["all", "candidates"] = "candidates",
+                      conf: float | None = None) -> list[Detection]:
         """Detect in a large image with a whole-frame pass plus overlapping native-resolution
         tiles (``tile`` px, default the model input size; ``overlap`` fraction of a tile).
 
         ``select="candidates"`` runs only tiles holding a whole-frame candidate (score >= 0.05)
         or flame-coloured pixels; ``"all"`` runs every tile. Images no bigger than a tile get a
-        single pass.
+        single pass. No box scoring below ``conf`` (default the detector's) is returned.
         """
         arr, name = _as_array(image)
         tile = tile or self.imgsz
-        return sliced_detect(lambda a: self.raw(a, size=tile), arr, tile, overlap,
-                             self.names, name, select=select, coarse=self._coarse,
-                             iou=self.iou)
-
-    def _coarse(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.raw(image, size=self.imgsz, conf=min(self.conf, 0.05))
+        conf = self.conf if conf is None else conf
+        coarse_conf = min(conf, 0.05)
+        return sliced_detect(lambda a: self.raw(a, size=tile, conf=conf), arr, tile, overlap,
+                             self.names, name, select=select,
+                             coarse=lambda a: self.raw(a, size=self.imgsz, conf=coarse_conf),
+                             iou=self.iou, conf=conf)
 
 
 def _as_array(image: np.ndarray | Path | str) -> tuple[np.ndarray, str | None]:
@@ -300,18 +301,20 @@ def sliced_detect(raw: RawFn, image: np.ndarray, tile: int, overlap: float,
                   names: Sequence[str], image_name: str | None = None,
                   select: Literal["all", "candidates"] = "all",
                   coarse: RawFn | None = None, iou: float = 0.5,
-                  min_flame_px: int = 2) -> list[Detection]:
+                  min_flame_px: int = 2, conf: float = 0.25) -> list[Detection]:
     """Sliced inference around any raw per-tile detector (see :meth:`Detector.detect_sliced`).
 
     ``raw(tile_image)`` returns (boxes in tile pixels, scores, classes); ``coarse(image)`` the
-    same for a downscaled whole-frame pass (boxes in image pixels), whose confident boxes
-    (score >= the smallest tile score threshold) are kept and whose weak ones pick tiles when
-    ``select="candidates"``. Final boxes: seam merge, then class-wise NMS with containment.
+    same for a downscaled whole-frame pass (boxes in image pixels), whose boxes scoring >=
+    ``conf`` are kept and whose weaker ones only pick tiles when ``select="candidates"``.
+    Final boxes: seam merge, then class-wise NMS with containment; none scores below ``conf``.
     """
     h, w = image.shape[:2]
     windows = slicing.tile_windows(h, w, tile, overlap)
     if len(windows) == 1 and coarse is None:
-        return slicing.to_detections(*raw(image), names, image_name)
+        b, s, c = raw(image)
+        sure = s >= conf
+        return slicing.to_detections(b[sure], s[sure], c[sure], names, image_name)
     parts: list[slicing.TileDetections] = []
     full_b, full_s, full_c = np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)
     if coarse is not None:
@@ -330,11 +333,11 @@ def sliced_detect(raw: RawFn, image: np.ndarray, tile: int, overlap: float,
                 b = b + np.array([x0, y0, x0, y0], np.float64)
             parts.append(slicing.TileDetections(win, b, s, c))
     tb, ts, tc = slicing.merge_seams(parts, h, w)
-    min_tile = float(ts.min()) if len(ts) else 0.25
-    strong = full_s >= min(min_tile, 0.25)
-    boxes = np.concatenate([tb, full_b[strong]])
-    scores = np.concatenate([ts, full_s[strong]])
-    classes = np.concatenate([tc, full_c[strong]])
+    boxes = np.concatenate([tb, full_b])
+    scores = np.concatenate([ts, full_s])
+    classes = np.concatenate([tc, full_c])
+    sure = scores >= conf  # weak whole-frame boxes only chose tiles
+    boxes, scores, classes = boxes[sure], scores[sure], classes[sure]
     keep = slicing.suppress_contained(boxes, scores, classes, iou)
     return slicing.to_detections(boxes[keep], scores[keep], classes[keep], names, image_name)
 
