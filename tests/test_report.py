@@ -120,5 +120,44 @@ def test_province_names_match_nfc_normalised_and_case_insensitive(db_url: str) -
         assert resolve_province(s, " đồng tháp ") == PROVINCE
 
 
+def test_markup_in_names_is_text_in_the_pdf(db_url: str, tmp_path: Path) -> None:
+    """reportlab parses Paragraph text as markup: "<", "&" in data must not break the PDF."""
+    seed(db_url)
+    odd = "Tỉnh <A> & B $x$"
+    with db.session_scope(db_url) as s:
+        for inc in s.scalars(select(Incident)):
+            inc.province, inc.commune = odd, "Xã <b>Mỹ & Tho"
+    with db.session_scope(db_url) as s:
+        files = daily_report(s, date(2024, 3, 1), odd, tmp_path / "report")
+    assert files.pdf.read_bytes().startswith(b"%PDF") and files.map_png.exists()
+    assert "Xã &lt;b&gt;Mỹ &amp; Tho" in files.html.read_text(encoding="utf-8")
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == sorted(
+        p.name for p in (files.html, files.pdf, files.map_png)
+    )
+
+
+def test_a_failed_report_writes_nothing_and_keeps_the_last_one(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from burnwatch.incidents import report
+
+    seed(db_url)
+    out = tmp_path / "report"
+    with db.session_scope(db_url) as s:
+        first = daily_report(s, date(2024, 3, 1), PROVINCE, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken_pdf(*_args: object) -> Path:
+        raise ValueError("paraparser: syntax error")
+
+    monkeypatch.setattr(report, "write_pdf", broken_pdf)
+    with db.session_scope(db_url) as s, pytest.raises(ValueError, match="paraparser"):
+        daily_report(s, date(2024, 3, 1), PROVINCE, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before and len(before) == 3
+    with db.session_scope(db_url) as s, pytest.raises(ValueError, match="paraparser"):
+        daily_report(s, date(2024, 3, 2), PROVINCE, out)  # a new day: no file of it at all
+    assert sorted(p.name for p in out.iterdir()) == sorted(before) and first.pdf.name in before
+
+
 def test_slug() -> None:
     assert slug("Đồng Tháp") == "dong-thap" and slug("Hưng Yên") == "hung-yen" and slug("Hà Nội") == "ha-noi"

@@ -11,6 +11,8 @@ reportlab with matplotlib's bundled DejaVu Sans so Vietnamese diacritics render.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -183,7 +185,7 @@ def render_map(
             ax.set_aspect(1.0 / max(0.1, math.cos(math.radians((y0 + y1) / 2))))
         ax.set_xlabel("longitude (°E, WGS84)")
         ax.set_ylabel("latitude (°N)")
-        ax.set_title(title, fontsize=11)
+        ax.set_title(title.replace("$", r"\$"), fontsize=11)  # no mathtext from a name
         ax.plot([], [], "^", color="#d62728", label="new incident")
         ax.plot([], [], "^", color="#ff7f0e", label="open incident")
         ax.legend(loc="lower right", fontsize=8)
@@ -259,6 +261,8 @@ def _fonts() -> tuple[str, str]:
 
 
 def write_pdf(data: ReportData, map_png: Path, path: Path, title: str) -> Path:
+    from xml.sax.saxutils import escape
+
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
@@ -266,6 +270,11 @@ def write_pdf(data: ReportData, map_png: Path, path: Path, title: str) -> Path:
     from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     regular, bold = _fonts()
+
+    def para(value: str, style: ParagraphStyle) -> Paragraph:
+        # Paragraph parses its text as markup: data ("A & B", "<x>") must be escaped.
+        return Paragraph(escape(value), style)
+
     h1 = ParagraphStyle("h1", fontName=bold, fontSize=16, leading=20, spaceAfter=6)
     h2 = ParagraphStyle("h2", fontName=bold, fontSize=12, leading=15, spaceBefore=8, spaceAfter=4)
     body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=12)
@@ -273,7 +282,7 @@ def write_pdf(data: ReportData, map_png: Path, path: Path, title: str) -> Path:
 
     def table(rows: list[list[str]], header: list[str]) -> Table:
         t = Table(
-            [[Paragraph(h, cell) for h in header]] + [[Paragraph(v, cell) for v in r] for r in rows],
+            [[para(h, cell) for h in header]] + [[para(v, cell) for v in r] for r in rows],
             repeatRows=1,
         )
         t.setStyle(
@@ -288,18 +297,18 @@ def write_pdf(data: ReportData, map_png: Path, path: Path, title: str) -> Path:
         return t
 
     story: list[Any] = [
-        Paragraph(title, h1),
-        Paragraph(f"Generated {data.generated_at}; times in ICT (UTC+7).", body),
+        para(title, h1),
+        para(f"Generated {data.generated_at}; times in ICT (UTC+7).", body),
         Image(str(map_png), width=105 * mm, height=90 * mm),
-        Paragraph(f"Hotspots per source ({data.day.isoformat()})", h2),
+        para(f"Hotspots per source ({data.day.isoformat()})", h2),
     ]
     if data.source_counts:
         story.append(table([[k, str(v)] for k, v in data.source_counts.items()], ["Source", "Hotspots"]))
     else:
-        story.append(Paragraph("No hotspots.", body))
+        story.append(para("No hotspots.", body))
     for heading, lines in (("New incidents", data.new), ("Open incidents", data.open)):
-        story.append(Paragraph(f"{heading} ({len(lines)})", h2))
-        story.append(table(_rows(lines), list(COLUMNS)) if lines else Paragraph("None.", body))
+        story.append(para(f"{heading} ({len(lines)})", h2))
+        story.append(table(_rows(lines), list(COLUMNS)) if lines else para("None.", body))
         story.append(Spacer(1, 4 * mm))
     doc = SimpleDocTemplate(
         str(path),
@@ -318,7 +327,8 @@ def write_pdf(data: ReportData, map_png: Path, path: Path, title: str) -> Path:
 def daily_report(
     session: Session, day: date, province: str, out_dir: Path, boundaries: AdminLayer | None = None
 ) -> ReportFiles:
-    """Write ``<slug>_<day>.html``, ``.pdf`` and ``_map.png`` into ``out_dir``.
+    """Write ``<slug>_<day>.html``, ``.pdf`` and ``_map.png`` into ``out_dir`` (all three
+    or none).
 
     ``province`` must be a known one (:func:`resolve_province`)."""
     out_dir = Path(out_dir)
@@ -331,9 +341,17 @@ def daily_report(
     if boundaries is not None and boundary is None:
         log.warning("%s: no boundary named %r", boundaries.source, data.province)
     new_ids = {x.incident_id for x in data.new}
-    png = render_map(
-        shown, new_ids, boundary, out_dir / f"{stem}_map.png", f"{data.province} {day.isoformat()}"
-    )
-    html = write_html(data, png, out_dir / f"{stem}.html", title)
-    pdf = write_pdf(data, png, out_dir / f"{stem}.pdf", title)
+    # All or nothing: the three files are written into a scratch folder beside the outputs
+    # and moved into place only when all three exist (a failed PDF leaves no half report and
+    # keeps an earlier run's files).
+    scratch = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
+    try:
+        png = render_map(
+            shown, new_ids, boundary, scratch / f"{stem}_map.png", f"{data.province} {day.isoformat()}"
+        )
+        html = write_html(data, png, scratch / f"{stem}.html", title)
+        pdf = write_pdf(data, png, scratch / f"{stem}.pdf", title)
+        png, html, pdf = (part.replace(out_dir / part.name) for part in (png, html, pdf))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return ReportFiles(html=html, pdf=pdf, map_png=png, data=data)
