@@ -228,7 +228,8 @@ def test_detect_cli_reports_bad_files_and_processes_the_rest(tmp_path: Path) -> 
     assert any(d["class"] == "fire" for d in report["images"][0]["detections"])
     errs = {Path(e["file"]).name: e["error"] for e in report["errors"]}
     assert set(errs) == {"corrupt.jpg", "notes.txt"} and "corrupt.jpg" in errs["corrupt.jpg"]
-    assert (out / "flame.preview.jpg").is_file()
+    assert (out / "flame.jpg.preview.jpg").is_file()
+    assert report["images"][0]["preview"] == "flame.jpg.preview.jpg"
     assert "corrupt.jpg" in res.output
 
     only_bad = tmp_path / "bad"
@@ -236,6 +237,26 @@ def test_detect_cli_reports_bad_files_and_processes_the_rest(tmp_path: Path) -> 
     (only_bad / "x.png").write_bytes(b"nope")
     res = CliRunner().invoke(detect, [str(only_bad), "--out", str(tmp_path / "o2")])
     assert res.exit_code != 0
+
+
+def test_detect_cli_previews_of_same_stem_files_do_not_overwrite(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from burnwatch.cli.detect import detect
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, suffix in enumerate((".jpg", ".png", ".webp")):
+        Image.fromarray(np.full((64, 80, 3), 40 * (i + 1), np.uint8)).save(src / f"ok{suffix}")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(detect, [str(src), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in out.glob("*.preview.jpg"))
+    assert names == ["ok.jpg.preview.jpg", "ok.png.preview.jpg", "ok.webp.preview.jpg"]
+    report = json.loads((out / "detections.json").read_text())
+    assert sorted(r["preview"] for r in report["images"]) == names
+    means = {int(np.asarray(Image.open(out / n)).mean().round()) for n in names}
+    assert len(means) == 3  # three different pictures, none overwritten
 
 
 def test_torchcompat_nms_matches_greedy_reference() -> None:

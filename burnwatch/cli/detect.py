@@ -40,6 +40,12 @@ def write_preview(image: Any, dets: list[Detection], out: Path, max_side: int = 
     return out
 
 
+def preview_name(path: Path) -> str:
+    """Preview file name for ``path``: its full name kept (``ok.jpg`` -> ``ok.jpg.preview.jpg``),
+    so ``ok.jpg``, ``ok.png`` and ``ok.webp`` in one folder get three previews."""
+    return f"{path.name}.preview.jpg"
+
+
 @click.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -56,7 +62,8 @@ def write_preview(image: Any, dets: list[Detection], out: Path, max_side: int = 
 @click.option("--previews/--no-previews", default=True, show_default=True)
 def detect(source: Path, out_dir: Path, weights: Path | None, backend: str, conf: float,
            sliced: bool, all_tiles: bool, previews: bool) -> None:
-    """Detect fire and smoke in IMAGE_OR_DIR; writes OUT/detections.json and OUT/*.jpg.
+    """Detect fire and smoke in IMAGE_OR_DIR; writes OUT/detections.json and a preview per
+    image, OUT/<file name>.preview.jpg (photo.jpg -> photo.jpg.preview.jpg).
 
     Unreadable files are reported and skipped; the exit code is non-zero only when no image
     could be processed.
@@ -83,9 +90,10 @@ def detect(source: Path, out_dir: Path, weights: Path | None, backend: str, conf
                     dets = det.detect_sliced(image, select="all" if all_tiles else "candidates")
                 else:
                     dets = det.detect(image)
-                records.append(detections_record(path, w, h, dets))
+                record = detections_record(path, w, h, dets)
                 if previews:
-                    write_preview(image, dets, out_dir / f"{path.stem}.preview.jpg")
+                    record["preview"] = write_preview(image, dets, out_dir / preview_name(path)).name
+                records.append(record)
             except BurnwatchError as exc:
                 errors.append({"file": str(path), "error": exc.message})
     (out_dir / "detections.json").write_text(json.dumps(
