@@ -27,7 +27,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... in production",
     )
     cache_dir: Path = Field(default=Path(".cache/burnwatch"), description="request cache")
-    data_dir: Path = Field(default=Path("data"), description="uploads, evidence, flight outputs")
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="uploads, evidence, flight outputs; a relative path is made absolute against the "
+        "working directory when the settings are loaded",
+    )
     models_dir: Path | None = Field(default=None, description="override for shipped models/")
 
     # Sentinel Hub (credentials from the environment only)
@@ -73,6 +77,14 @@ class Settings(BaseSettings):
     admin_communes_files: list[Path] = Field(default_factory=list, description="commune polygons, JSON list")
     admin_commune_field: str = "name"
     admin_commune_code_field: str | None = None
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Files under data_dir are recorded relative to it (evidence/<sha[:2]>/<sha>.<ext>);
+        # resolving it once, at load, keeps every later use of it on the same folder even if
+        # the process changes directory, and lets messages name the folder searched.
+        return value.expanduser().absolute()
 
     @field_validator("forwarded_allow_ips")
     @classmethod

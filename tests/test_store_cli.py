@@ -181,3 +181,43 @@ def test_parallel_case_commands_queue_on_sqlite(sqlite_template: Path, env: Path
     assert [p.returncode for p in procs] == [0] * 4, outputs
     with db.session_scope(url) as s:
         assert cases.verify_case(s, 1) == [] and len(cases.history(s, 1)) == 5
+
+
+def test_evidence_is_found_from_any_working_directory(
+    sqlite_template: Path, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative BURNWATCH_DATA_DIR is made absolute when the settings load, so a later change
+    of directory does not lose the evidence; a file not under the data_dir searched is
+    reported MISSING with that folder (exit 3), not as tampering."""
+    import shutil
+
+    from burnwatch.config import get_settings
+    from burnwatch.incidents import cases
+    from burnwatch.store.ingest import ScanRecord, ingest_hotspots
+    from burnwatch.store.users import add_user
+
+    shutil.copyfile(sqlite_template, env / "ev.db")
+    D = ("--database", f"sqlite:///{env / 'ev.db'}")
+    with db.session_scope(D[1]) as s:
+        ingest_hotspots(s, [make_hotspot(106.05, 20.80)], ScanRecord(kind="scan", source="sentinel2"))
+        add_user(s, "lan", "analyst", "correct horse")
+    (env / "work").mkdir()
+    (env / "elsewhere").mkdir()
+    monkeypatch.chdir(env / "work")
+    monkeypatch.setenv("BURNWATCH_DATA_DIR", "data")
+    get_settings.cache_clear()
+    assert get_settings().data_dir == env / "work" / "data"
+    run("case", "evidence", *D, "1", str(gps_photo(env / "p.jpg", 106.0505, 20.8)), "--actor", "lan")
+    monkeypatch.chdir(env / "elsewhere")
+    assert "history verifies" in run("case", "verify", *D, "1")  # same settings, another directory
+
+    get_settings.cache_clear()  # a new process started in the other directory
+    result = CliRunner().invoke(cli, ["case", "verify", *D, "1"])
+    assert result.exit_code == 3, result.output
+    assert "TAMPERED" not in result.output and "MISSING: case 1: evidence id=1: stored file evidence/" in result.output
+    assert f"not found under data_dir {env / 'elsewhere' / 'data'}" in result.output
+    stored = next((env / "work" / "data" / "evidence").rglob("*.jpg"))
+    stored.write_bytes(b"not the photo")
+    with db.session_scope(D[1]) as s:
+        found = cases.verify_case(s, 1, env / "work" / "data")
+    assert [p.kind for p in found] == ["tampered"] and "does not match its sha256 (altered)" in str(found[0])

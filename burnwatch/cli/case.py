@@ -162,7 +162,11 @@ def evidence(database: str | None, case_id: int, files: tuple[Path, ...], actor:
 @click.option("--all", "all_", is_flag=True, help="Verify every case and the audit log.")
 @click.option("--files/--no-files", default=True, show_default=True, help="Re-hash stored evidence files.")
 def verify(database: str | None, case_id: int | None, all_: bool, files: bool) -> None:
-    """Recompute hash chains; exit 1 and name the first bad row when tampered with."""
+    """Recompute hash chains; exit 1 and name the first bad row when tampered with.
+
+    Evidence files are looked up under data_dir (BURNWATCH_DATA_DIR, made absolute when the
+    settings load); a file not found there is reported MISSING, with the folder searched, and
+    exits 3 when nothing was tampered with."""
     from burnwatch.config import get_settings
     from burnwatch.incidents.cases import verify_all, verify_case
     from burnwatch.store.chain import verify_audit
@@ -172,13 +176,24 @@ def verify(database: str | None, case_id: int | None, all_: bool, files: bool) -
     data_dir = get_settings().data_dir if files else None
     with open_session(database) as session:
         found = verify_all(session, data_dir) if case_id is None else verify_case(session, case_id, data_dir)
-        problems = [str(p) for p in found]
+        tampered = [str(p) for p in found if p.kind != "missing"]
+        missing = [str(p) for p in found if p.kind == "missing"]
         if all_:
-            problems += verify_audit(session)
-    if problems:
-        for p in problems:
-            click.echo(f"TAMPERED: {p}", err=True)
+            tampered += verify_audit(session)
+    for p in tampered:
+        click.echo(f"TAMPERED: {p}", err=True)
+    for p in missing:
+        click.echo(f"MISSING: {p}", err=True)
+    if missing:
+        click.echo(
+            f"evidence files were searched under data_dir {data_dir} (BURNWATCH_DATA_DIR); "
+            "a missing file is not proof of tampering — check the data_dir",
+            err=True,
+        )
+    if tampered:
         raise SystemExit(1)
+    if missing:
+        raise SystemExit(3)
     click.echo("all case histories and the audit log verify" if all_ else f"case {case_id}: history verifies")
 
 

@@ -320,10 +320,15 @@ def history(session: Session, case_id: int) -> list[CaseEvent | CaseNote | Evide
 
 @dataclass(frozen=True)
 class ChainProblem:
+    """One finding of :func:`verify_case`. ``kind`` is ``"tampered"`` (the history or the
+    cases row does not match its hashes, or a stored file its sha256) or ``"missing"`` (an
+    evidence file is not under the data_dir searched: moved, or the wrong data_dir)."""
+
     case_id: int
     table: str
     row_id: int | None
     problem: str
+    kind: str = "tampered"
 
     def __str__(self) -> str:
         where = f"{self.table} id={self.row_id}" if self.row_id is not None else self.table
@@ -406,11 +411,7 @@ def verify_case(session: Session, case_id: int, data_dir: Path | None = None) ->
         if problems:
             return problems
         if isinstance(row, Evidence) and data_dir is not None:
-            stored = data_dir / row.path
-            if not stored.exists() or sha256_file(stored) != row.sha256:
-                problems.append(
-                    ChainProblem(case_id, table, row.id, f"stored file {stored} is missing or altered")
-                )
+            problems.extend(_file_problems(case_id, row, data_dir))
         prev = row.hash
         expected_seq += 1
     if case.seq != expected_seq - 1 or (case.head_hash or GENESIS) != prev:
@@ -422,6 +423,19 @@ def verify_case(session: Session, case_id: int, data_dir: Path | None = None) ->
         for p in _summary_problems(session, case, chained)
     )
     return problems
+
+
+def _file_problems(case_id: int, row: Evidence, data_dir: Path) -> list[ChainProblem]:
+    """The stored evidence file of ``row`` (its path is relative to ``data_dir``)."""
+    root = Path(data_dir).absolute()
+    stored = root / row.path
+    if not stored.is_file():
+        where = f"stored file {row.path} not found under data_dir {root}"
+        return [ChainProblem(case_id, "evidence", row.id, where, kind="missing")]
+    if sha256_file(stored) != row.sha256:
+        altered = f"stored file {stored} does not match its sha256 (altered)"
+        return [ChainProblem(case_id, "evidence", row.id, altered)]
+    return []
 
 
 def verify_all(session: Session, data_dir: Path | None = None) -> list[ChainProblem]:
