@@ -133,6 +133,58 @@ def test_bad_label_line_names_the_file(tmp_path: Path) -> None:
         ev.read_labels(bad, 10, 10)
 
 
+def _nothing(image: np.ndarray) -> ev.Arrays:
+    return np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)
+
+
+def _strict_json(text: str) -> Any:
+    import json
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"invalid JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_out_of_range_class_id_is_an_error_naming_file_and_line(tmp_path: Path) -> None:
+    from burnwatch.errors import InputError
+
+    root = _label_dataset(tmp_path, "val")
+    label = sorted((root / "labels" / "val").glob("*.txt"))[1]
+    label.write_text("0 0.5 0.5 0.1 0.1\n7 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(InputError, match=rf"{label.name}: line 2: class id 7 is not one of the dataset's 2"):
+        ev.evaluate_dataset(_nothing, root)
+    label.write_text("-1 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(InputError, match=rf"{label.name}: line 1: class id -1"):
+        ev.evaluate_dataset(_nothing, root)
+
+
+def test_missing_labels_folder_or_no_ground_truth_is_an_error(tmp_path: Path) -> None:
+    import shutil
+
+    from burnwatch.errors import InputError
+
+    root = _label_dataset(tmp_path, "val")
+    labels = root / "labels" / "val"
+    for f in labels.glob("*.txt"):
+        f.write_text("")
+    with pytest.raises(InputError, match=r"labels.val: no ground-truth boxes"):
+        ev.evaluate_dataset(_nothing, root)
+    shutil.rmtree(labels)
+    with pytest.raises(InputError, match=r"labels.val: labels folder not found"):
+        ev.evaluate_dataset(_nothing, root)
+
+
+def test_metrics_json_has_null_not_nan(tmp_path: Path) -> None:
+    root = _label_dataset(tmp_path, "val")
+    for f in (root / "labels" / "val").glob("*.txt"):  # fire only: smoke has no ground truth
+        f.write_text("0 0.5 0.5 0.2 0.2\n")
+    res = ev.evaluate_dataset(_nothing, root)
+    smoke = _strict_json(ev.write_json(res, tmp_path / "m.json").read_text())["classes"]["smoke"]
+    assert smoke["recall"] is None and smoke["ap50"] is None and smoke["instances"] == 0
+    assert " - " in res.table() and "nan" not in res.table()
+
+
 @pytest.mark.slow
 def test_train_one_epoch_offline_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     attempts: list[Any] = []

@@ -6,12 +6,18 @@ ground-truth box of highest IoU >= t, for t in 0.50:0.05:0.95. AP is the 101-poi
 area under the precision envelope (precision at recall r = max precision at recall >= r, for
 r in 0, 0.01 .. 1). AP50-95 is the mean over the ten thresholds. Precision and recall are
 reported at the operating confidence (default 0.25) and IoU 0.5. Boxes are pixels.
+
+Label problems are errors naming the file (and line): a class id outside ``names``, a missing
+labels folder, a split without one ground-truth box. A metric
+that does not exist (recall or AP of a class without ground truth) is NaN in Python and
+``null`` in JSON.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -55,19 +61,38 @@ class EvalResult:
     map50_95: float
 
     def to_dict(self) -> dict[str, object]:
-        return {"split": self.split, "images": self.images, "conf": self.conf,
-                "map50": self.map50, "map50_95": self.map50_95,
-                "classes": {c.name: asdict(c) for c in self.classes}}
+        """JSON-ready metrics; NaN (a metric without ground truth) becomes None."""
+        data: dict[str, object] = {
+            "split": self.split, "images": self.images, "conf": self.conf,
+            "map50": self.map50, "map50_95": self.map50_95,
+            "classes": {c.name: asdict(c) for c in self.classes}}
+        return {k: _no_nan(v) for k, v in data.items()}
 
     def table(self) -> str:
         """A fixed-width text table for the terminal."""
         rows = [f"{'class':<8}{'images':>8}{'boxes':>8}{'P':>8}{'R':>8}{'AP50':>8}{'AP50-95':>9}"]
         for c in self.classes:
-            rows.append(f"{c.name:<8}{c.images:>8}{c.instances:>8}{c.precision:>8.3f}"
-                        f"{c.recall:>8.3f}{c.ap50:>8.3f}{c.ap50_95:>9.3f}")
+            rows.append(f"{c.name:<8}{c.images:>8}{c.instances:>8}{_num(c.precision, 8)}"
+                        f"{_num(c.recall, 8)}{_num(c.ap50, 8)}{_num(c.ap50_95, 9)}")
         rows.append(f"{'all':<8}{self.images:>8}{sum(c.instances for c in self.classes):>8}"
-                    f"{'':>16}{self.map50:>8.3f}{self.map50_95:>9.3f}")
+                    f"{'':>16}{_num(self.map50, 8)}{_num(self.map50_95, 9)}")
         return "\n".join(rows)
+
+
+def _num(value: float, width: int) -> str:
+    """``value`` to 3 decimals right-aligned, or "-" when it does not exist (NaN)."""
+    return f"{'-':>{width}}" if math.isnan(value) else f"{value:>{width}.3f}"
+
+
+def _no_nan(value: object) -> object:
+    """``value`` with every NaN float (also inside dicts/lists) replaced by None."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_nan(v) for v in value]
+    return value
 
 
 def find_split(data: Path, split: str | None = None) -> tuple[str, Path, Path, list[str]]:
@@ -106,8 +131,13 @@ def find_split(data: Path, split: str | None = None) -> tuple[str, Path, Path, l
     raise InputError(f"no split {' or '.join(candidates)} with an images folder", path=yml)
 
 
-def read_labels(path: Path, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """YOLO label file -> (classes (N,), boxes (N, 4) xyxy pixels); missing file = no boxes."""
+def read_labels(path: Path, width: int, height: int, nc: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """YOLO label file -> (classes (N,), boxes (N, 4) xyxy pixels); missing file = no boxes.
+
+    With ``nc`` (number of classes) a class id outside 0..nc-1 is an InputError naming the
+    file and line.
+    """
     if not path.is_file():
         return np.zeros(0, np.int64), np.zeros((0, 4))
     cls, boxes = [], []
@@ -122,6 +152,9 @@ def read_labels(path: Path, width: int, height: int) -> tuple[np.ndarray, np.nda
             cx, cy, bw, bh = (float(p) for p in parts[1:])
         except ValueError as exc:
             raise InputError(f"line {n}: {exc}", path=path) from exc
+        if nc is not None and not 0 <= c < nc:
+            raise InputError(f"line {n}: class id {c} is not one of the dataset's {nc} classes "
+                             f"(0-{nc - 1})", path=path)
         cls.append(c)
         boxes.append([(cx - bw / 2) * width, (cy - bh / 2) * height,
                       (cx + bw / 2) * width, (cy + bh / 2) * height])
@@ -206,23 +239,33 @@ def evaluate_predictions(records: Iterable[tuple[Arrays, tuple[np.ndarray, np.nd
 def evaluate_dataset(predict: Predictor, data: Path, split: str | None = None,
                      conf: float = 0.25, progress: Callable[[Iterable[Path]], Iterable[Path]]
                      | None = None) -> EvalResult:
-    """Run ``predict`` (RGB uint8 image -> arrays, low confidence threshold) over a split."""
+    """Run ``predict`` (RGB uint8 image -> arrays, low confidence threshold) over a split.
+
+    Raises InputError when the labels folder is missing, a label is invalid, or the split has
+    no ground-truth box at all.
+    """
     split_name, img_dir, lab_dir, names = find_split(data, split)
     files = sorted(p for p in img_dir.iterdir() if is_image_path(p))
     if not files:
         raise InputError("split holds no images", path=img_dir)
+    if not lab_dir.is_dir():
+        raise InputError(f"labels folder not found (expected next to {img_dir})", path=lab_dir)
 
     def records() -> Iterable[tuple[Arrays, tuple[np.ndarray, np.ndarray]]]:
         for f in progress(files) if progress else files:
             img = read_rgb(f)
             h, w = img.shape[:2]
-            yield predict(img), read_labels(lab_dir / f"{f.stem}.txt", w, h)
+            yield predict(img), read_labels(lab_dir / f"{f.stem}.txt", w, h, len(names))
 
-    return evaluate_predictions(records(), names, conf, split_name)
+    result = evaluate_predictions(records(), names, conf, split_name)
+    if not any(c.instances for c in result.classes):
+        raise InputError(f"no ground-truth boxes: none of the {result.images} images has a "
+                         "non-empty label file, so there is nothing to score", path=lab_dir)
+    return result
 
 
 def write_json(result: EvalResult, path: Path) -> Path:
     """Write the metrics as JSON."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    path.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
     return path
