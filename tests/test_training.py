@@ -185,6 +185,23 @@ def test_metrics_json_has_null_not_nan(tmp_path: Path) -> None:
     assert " - " in res.table() and "nan" not in res.table()
 
 
+def test_unreadable_image_is_skipped_and_listed(tmp_path: Path) -> None:
+    from burnwatch.errors import InputError
+
+    root = _label_dataset(tmp_path, "val")
+    images = sorted((root / "images" / "val").glob("*.jpg"))
+    images[0].write_bytes(b"\xff\xd8\xff not a jpeg")
+    res = ev.evaluate_dataset(_nothing, root)
+    assert res.images == 2
+    assert [Path(f).name for f, _ in res.skipped] == [images[0].name]
+    assert images[0].name in res.skipped[0][1] and "not an image" in res.skipped[0][1]
+    assert _strict_json(ev.write_json(res, tmp_path / "m.json").read_text())["skipped"][0]["file"] == str(images[0])
+    for f in images:
+        f.write_bytes(b"junk")
+    with pytest.raises(InputError, match=r"images.val: no image could be read \(3 skipped\)"):
+        ev.evaluate_dataset(_nothing, root)
+
+
 @pytest.mark.slow
 def test_train_one_epoch_offline_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     attempts: list[Any] = []

@@ -287,3 +287,22 @@ def test_model_eval_cli_prints_and_writes_metrics(tmp_path: Path) -> None:
     fire = metrics["classes"]["fire"]
     assert fire["instances"] > 0 and 0.0 <= fire["ap50"] <= 1.0 and 0.0 <= fire["recall"] <= 1.0
     assert fire["ap50"] >= fire["ap50_95"]
+
+
+def test_model_eval_cli_skips_and_lists_an_unreadable_image(tmp_path: Path) -> None:
+    from burnwatch.cli.model import model
+
+    root = tmp_path / "ds"
+    syn.write_synthetic(root, 3, 160, seed=78)
+    (root / "images" / "train").rename(root / "images" / "val")
+    (root / "labels" / "train").rename(root / "labels" / "val")
+    (root / "data.yaml").write_text("path: .\nval: images/val\nnames:\n  0: fire\n  1: smoke\n")
+    bad = sorted((root / "images" / "val").glob("*.jpg"))[0]
+    bad.write_bytes(bad.read_bytes()[:300])  # truncated
+    out = tmp_path / "m.json"
+    res = CliRunner().invoke(model, ["eval", "--data", str(root), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"warning: skipped {bad}: cannot decode image" in res.output
+    assert "1 unreadable image(s) skipped; metrics are over the 2 scored" in res.output
+    metrics = json.loads(out.read_text())
+    assert metrics["images"] == 2 and [s["file"] for s in metrics["skipped"]] == [str(bad)]

@@ -99,7 +99,12 @@ def eval_cmd(data: Path, weights: Path | None, split: str | None, backend: str |
                 bar.update(1)
 
         result = evaluate_dataset(lambda img: det.raw(img), data, split_name, conf, progress)
+    for _, problem in result.skipped:
+        click.echo(f"warning: skipped {problem}", err=True)
     click.echo(result.table())
+    if result.skipped:
+        click.echo(f"{len(result.skipped)} unreadable image(s) skipped; "
+                   f"metrics are over the {result.images} scored")
     if json_out:
         write_json(result, json_out)
         click.echo(f"wrote {json_out}")

@@ -8,7 +8,8 @@ r in 0, 0.01 .. 1). AP50-95 is the mean over the ten thresholds. Precision and r
 reported at the operating confidence (default 0.25) and IoU 0.5. Boxes are pixels.
 
 Label problems are errors naming the file (and line): a class id outside ``names``, a missing
-labels folder, a split without one ground-truth box. A metric
+labels folder, a split without one ground-truth box. An image that cannot be read is skipped
+and listed (``EvalResult.skipped``); only a split where no image can be read fails. A metric
 that does not exist (recall or AP of a class without ground truth) is NaN in Python and
 ``null`` in JSON.
 """
@@ -19,14 +20,14 @@ import json
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from burnwatch.detect.imageio import is_image_path, read_rgb
 from burnwatch.detect.slicing import iou_matrix
-from burnwatch.errors import InputError
+from burnwatch.errors import BurnwatchError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,11 @@ class ClassMetrics:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Per-class metrics plus the overall means over classes with ground truth."""
+    """Per-class metrics plus the overall means over classes with ground truth.
+
+    ``images`` counts the images scored; ``skipped`` lists ``(file, problem)`` of those that
+    could not be read.
+    """
 
     split: str
     images: int
@@ -59,13 +64,15 @@ class EvalResult:
     classes: tuple[ClassMetrics, ...]
     map50: float
     map50_95: float
+    skipped: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready metrics; NaN (a metric without ground truth) becomes None."""
         data: dict[str, object] = {
             "split": self.split, "images": self.images, "conf": self.conf,
             "map50": self.map50, "map50_95": self.map50_95,
-            "classes": {c.name: asdict(c) for c in self.classes}}
+            "classes": {c.name: asdict(c) for c in self.classes},
+            "skipped": [{"file": f, "error": e} for f, e in self.skipped]}
         return {k: _no_nan(v) for k, v in data.items()}
 
     def table(self) -> str:
@@ -241,8 +248,9 @@ def evaluate_dataset(predict: Predictor, data: Path, split: str | None = None,
                      | None = None) -> EvalResult:
     """Run ``predict`` (RGB uint8 image -> arrays, low confidence threshold) over a split.
 
-    Raises InputError when the labels folder is missing, a label is invalid, or the split has
-    no ground-truth box at all.
+    Unreadable images are skipped (``EvalResult.skipped``, logged as warnings). Raises
+    InputError when the labels folder is missing, a label is invalid, no image can be read, or
+    the split has no ground-truth box at all.
     """
     split_name, img_dir, lab_dir, names = find_split(data, split)
     files = sorted(p for p in img_dir.iterdir() if is_image_path(p))
@@ -250,18 +258,26 @@ def evaluate_dataset(predict: Predictor, data: Path, split: str | None = None,
         raise InputError("split holds no images", path=img_dir)
     if not lab_dir.is_dir():
         raise InputError(f"labels folder not found (expected next to {img_dir})", path=lab_dir)
+    skipped: list[tuple[str, str]] = []
 
     def records() -> Iterable[tuple[Arrays, tuple[np.ndarray, np.ndarray]]]:
         for f in progress(files) if progress else files:
-            img = read_rgb(f)
+            try:
+                img = read_rgb(f)
+            except BurnwatchError as exc:  # one bad photo must not sink the evaluation
+                log.warning("skipped %s", exc.message)
+                skipped.append((str(f), exc.message))
+                continue
             h, w = img.shape[:2]
             yield predict(img), read_labels(lab_dir / f"{f.stem}.txt", w, h, len(names))
 
     result = evaluate_predictions(records(), names, conf, split_name)
+    if result.images == 0:
+        raise InputError(f"no image could be read ({len(skipped)} skipped)", path=img_dir)
     if not any(c.instances for c in result.classes):
         raise InputError(f"no ground-truth boxes: none of the {result.images} images has a "
                          "non-empty label file, so there is nothing to score", path=lab_dir)
-    return result
+    return replace(result, skipped=tuple(skipped))
 
 
 def write_json(result: EvalResult, path: Path) -> Path:
