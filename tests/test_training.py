@@ -202,6 +202,46 @@ def test_unreadable_image_is_skipped_and_listed(tmp_path: Path) -> None:
         ev.evaluate_dataset(_nothing, root)
 
 
+def test_missing_split_folder_is_one_error_naming_it(tmp_path: Path) -> None:
+    from burnwatch.errors import InputError
+    from burnwatch.training.train import check_dataset_yaml
+
+    data = _tiny_dataset(tmp_path / "d", n=2, size=64)
+    check_dataset_yaml(data)
+    cfg = yaml.safe_load(data.read_text())
+    data.write_text(yaml.safe_dump({**cfg, "train": "images/nope"}))
+    with pytest.raises(InputError, match=r"d/images/nope: train split folder not found \(from 'train' in data\.yaml\)"):
+        check_dataset_yaml(data)
+    data.write_text(yaml.safe_dump({**cfg, "val": ["images/train", str(tmp_path / "gone")]}))
+    with pytest.raises(InputError, match=r"gone: val split folder not found"):
+        check_dataset_yaml(data)
+    data.write_text(yaml.safe_dump({k: v for k, v in cfg.items() if k != "val"}))
+    with pytest.raises(InputError, match=r"needs 'train', 'val' and 'names'"):
+        check_dataset_yaml(data)
+
+
+def test_model_train_cli_missing_train_folder_is_one_error_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from burnwatch.cli.main import cli
+
+    (tmp_path / "images" / "val").mkdir(parents=True)
+    data = tmp_path / "data.yaml"
+    data.write_text("path: .\ntrain: images/nope\nval: images/val\nnames:\n  0: fire\n  1: smoke\n")
+    res = CliRunner().invoke(cli, ["model", "train", "--data", str(data), "--project", str(tmp_path / "runs")])
+    assert res.exit_code == 2, res.output
+    assert f"Error: {tmp_path / 'images' / 'nope'}: train split folder not found" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "runs").exists()
+
+
+def test_find_split_error_names_the_folders_it_looked_for(tmp_path: Path) -> None:
+    from burnwatch.errors import InputError
+
+    (tmp_path / "data.yaml").write_text("path: .\nval: images/v\nnames: [fire, smoke]\n")
+    with pytest.raises(InputError, match=rf"looked for {tmp_path}/images/test, {tmp_path}/images/v\)"):
+        ev.find_split(tmp_path)
+
+
 @pytest.mark.slow
 def test_train_one_epoch_offline_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     attempts: list[Any] = []

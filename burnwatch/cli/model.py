@@ -42,7 +42,9 @@ def train(data: Path, base: Path | None, epochs: int, imgsz: int, batch: int, wo
     """Train the detector with ultralytics, fully offline (no network access is attempted)."""
     from burnwatch.detect.imageio import is_image_path
     from burnwatch.training.offline import prepare_offline
+    from burnwatch.training.train import check_dataset_yaml
 
+    check_dataset_yaml(data)  # before ultralytics: one clear error naming a missing split folder
     prepare_offline()
     from burnwatch.training.train import train as run_train
 

@@ -125,17 +125,20 @@ def find_split(data: Path, split: str | None = None) -> tuple[str, Path, Path, l
     if not root.is_absolute():
         root = (yml.resolve().parent / root).resolve()
     candidates = [split] if split else ["test", "val"]
+    looked: list[str] = []
     for name in candidates:
         rel = cfg.get(name) or f"images/{name}"
         if isinstance(rel, list):
             rel = rel[0]
         img_dir = root / str(rel)
+        looked.append(str(img_dir))
         if img_dir.is_dir():
             lab_dir = Path(str(img_dir).replace(f"{Path('/images/')}", f"{Path('/labels/')}"))
             if "images" not in img_dir.parts:
                 lab_dir = img_dir.parent / "labels"
             return name, img_dir, lab_dir, names
-    raise InputError(f"no split {' or '.join(candidates)} with an images folder", path=yml)
+    raise InputError(f"no split {' or '.join(candidates)} with an images folder "
+                     f"(looked for {', '.join(looked)})", path=yml)
 
 
 def read_labels(path: Path, width: int, height: int, nc: int | None = None

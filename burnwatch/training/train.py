@@ -75,8 +75,32 @@ def build_base_checkpoint(state_dict: Path, out: Path, nc: int = 2) -> BaseCheck
     return BaseCheckpoint(out, len(matched), len(own))
 
 
+#: Dataset YAML keys naming image folders (or image-list files); train and val are required.
+SPLIT_KEYS: tuple[str, ...] = ("train", "val", "test")
+
+
+def dataset_root(data: Path, cfg: dict[str, object]) -> Path:
+    """The dataset's ``path``, resolved against the YAML's folder when relative."""
+    root = Path(str(cfg.get("path") or "."))
+    return root if root.is_absolute() else (data.resolve().parent / root).resolve()
+
+
+def split_paths(data: Path, cfg: dict[str, object]) -> dict[str, list[Path]]:
+    """Absolute folder (or list file) paths of every split the YAML names."""
+    root = dataset_root(data, cfg)
+    out: dict[str, list[Path]] = {}
+    for key in SPLIT_KEYS:
+        value = cfg.get(key)
+        if value in (None, ""):
+            continue
+        entries = value if isinstance(value, list) else [value]
+        out[key] = [Path(str(e)) if Path(str(e)).is_absolute() else root / str(e) for e in entries]
+    return out
+
+
 def check_dataset_yaml(data: Path) -> None:
-    """Raise :class:`InputError` unless ``data`` is a readable YOLO dataset YAML with names."""
+    """Raise :class:`InputError` unless ``data`` is a readable YOLO dataset YAML with names
+    whose train and val (and test, when given) folders exist; the error names the folder."""
     import yaml
 
     if not data.is_file():
@@ -85,8 +109,13 @@ def check_dataset_yaml(data: Path) -> None:
         cfg = yaml.safe_load(data.read_text())
     except yaml.YAMLError as exc:
         raise InputError(f"not valid YAML: {exc}", path=data) from exc
-    if not isinstance(cfg, dict) or "names" not in cfg or "train" not in cfg:
-        raise InputError("dataset YAML needs 'train' and 'names'", path=data)
+    if not isinstance(cfg, dict) or "names" not in cfg or not cfg.get("train") or not cfg.get("val"):
+        raise InputError("dataset YAML needs 'train', 'val' and 'names'", path=data)
+    for key, paths in split_paths(data, cfg).items():
+        for folder in paths:
+            if not folder.exists():
+                raise InputError(f"{key} split folder not found (from '{key}' in {data.name})",
+                                 path=folder)
 
 
 def resolve_dataset_yaml(data: Path, out_dir: Path) -> Path:
@@ -99,10 +128,7 @@ def resolve_dataset_yaml(data: Path, out_dir: Path) -> Path:
 
     check_dataset_yaml(data)
     cfg = yaml.safe_load(data.read_text())
-    root = Path(str(cfg.get("path") or "."))
-    if not root.is_absolute():
-        root = (data.resolve().parent / root).resolve()
-    cfg["path"] = str(root)
+    cfg["path"] = str(dataset_root(data, cfg))
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{data.stem}.resolved.yaml"
     out.write_text(yaml.safe_dump(cfg, sort_keys=False))
