@@ -225,6 +225,20 @@ def test_deleting_the_newest_audit_rows_is_detected(world: tuple[str, int]) -> N
             cases.add_note(s, case_id, "minh", "no write goes unrecorded")
 
 
+def test_only_the_assignee_among_inspectors_moves_a_case(world: tuple[str, int]) -> None:
+    url, case_id = world
+    with db.session_scope(url) as s:
+        add_user(s, "tuan", "inspector", "battery staple")
+        cases.assign(s, case_id, "minh", actor="lan", reason="go")
+    only_minh = "assigned to minh: only they or an analyst/admin"
+    with db.session_scope(url) as s, pytest.raises(PermissionDeniedError, match=only_minh):
+        cases.transition(s, case_id, "in_inspection", actor="tuan", reason="not mine")
+    with db.session_scope(url) as s:
+        cases.transition(s, case_id, "in_inspection", actor="minh", reason="mine")
+        cases.transition(s, case_id, "no_burning_found", actor="lan", reason="analyst may")
+        assert cases.get_case(s, case_id).state == "no_burning_found"
+
+
 def test_only_allowed_transitions(world: tuple[str, int]) -> None:
     url, case_id = world
     with db.session_scope(url) as s:

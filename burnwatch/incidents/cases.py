@@ -54,6 +54,7 @@ ROLE_FOR_STATE: dict[str, frozenset[str]] = {
     "static_source": frozenset({"admin", "analyst", "inspector"}),
     "closed": frozenset({"admin", "analyst"}),
 }
+#: An assigned case is moved only by its assignee among inspectors (:func:`_check_assignee`).
 WRITER_ROLES = frozenset({"admin", "analyst", "inspector", "drone_operator"})
 
 EVENT_FIELDS = ("case_id", "seq", "at", "actor", "from_state", "to_state", "reason", "assignee", "due_at")
@@ -154,7 +155,8 @@ def transition(
     if to_state not in TRANSITIONS[case.state]:
         allowed = ", ".join(sorted(TRANSITIONS[case.state]))
         raise ConflictError(f"case {case_id}: cannot go from {case.state} to {to_state} (allowed: {allowed})")
-    _actor(session, actor, case, ROLE_FOR_STATE[to_state])
+    user = _actor(session, actor, case, ROLE_FOR_STATE[to_state])
+    _check_assignee(session, case, user)
     if to_state == "assigned":
         if not assignee:
             raise InputError("assigning a case needs an inspector")
@@ -183,6 +185,18 @@ def transition(
         _register_static(session, case, actor, reason)
     audit(session, actor, f"case.{to_state}", "cases", case.id, reason=reason.strip(), assignee=assignee)
     return event
+
+
+def _check_assignee(session: Session, case: Case, user: User | None) -> None:
+    """An inspector moves only the cases assigned to them; analysts and admins (and the
+    system) move any case in their scope."""
+    if user is None or user.role != "inspector" or case.assignee_id in (None, user.id):
+        return
+    assignee = session.get(User, case.assignee_id)
+    name = assignee.username if assignee is not None else f"user {case.assignee_id}"
+    raise PermissionDeniedError(
+        f"case {case.id} is assigned to {name}: only they or an analyst/admin may move it"
+    )
 
 
 def _check_state_matches_chain(session: Session, case: Case) -> None:
