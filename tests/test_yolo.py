@@ -306,3 +306,28 @@ def test_model_eval_cli_skips_and_lists_an_unreadable_image(tmp_path: Path) -> N
     assert "1 unreadable image(s) skipped; metrics are over the 2 scored" in res.output
     metrics = json.loads(out.read_text())
     assert metrics["images"] == 2 and [s["file"] for s in metrics["skipped"]] == [str(bad)]
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--weights", "{w}/model.pt"], "torch"), (["--weights", "{w}/MODEL.PT"], "torch"),
+    (["--weights", "{w}/model.onnx"], "onnx"), ([], "onnx"),
+    (["--weights", "{w}/model.pt", "--backend", "onnx"], "onnx"),
+])
+def test_detect_and_eval_cli_pick_the_backend_from_the_weights_suffix(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], expected: str) -> None:
+    from burnwatch.cli.detect import detect
+    from burnwatch.cli.model import model
+
+    for name in ("model.pt", "MODEL.PT", "model.onnx"):
+        (tmp_path / name).write_bytes(b"x")
+    seen: list[str] = []
+
+    def fake_load(weights: Path | None = None, backend: str = "onnx", **_: object) -> yolo.Detector:
+        seen.append(backend)
+        raise ModelError("stop here")
+
+    monkeypatch.setattr(yolo.Detector, "load", fake_load)
+    args = [a.format(w=tmp_path) for a in args]
+    CliRunner().invoke(detect, [str(tmp_path / "model.onnx"), "--out", str(tmp_path / "o"), *args])
+    CliRunner().invoke(model, ["eval", "--data", str(tmp_path), *args])
+    assert seen == [expected, expected]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -40,6 +40,13 @@ def write_preview(image: Any, dets: list[Detection], out: Path, max_side: int = 
     return out
 
 
+def backend_for(weights: Path | None, backend: str | None) -> Literal["onnx", "torch"]:
+    """The backend asked for, else the one the weights' suffix implies (``.pt``: torch)."""
+    if backend in ("onnx", "torch"):
+        return "onnx" if backend == "onnx" else "torch"
+    return "torch" if weights is not None and weights.suffix.lower() == ".pt" else "onnx"
+
+
 def preview_name(path: Path) -> str:
     """Preview file name for ``path``: its full name kept (``ok.jpg`` -> ``ok.jpg.preview.jpg``),
     so ``ok.jpg``, ``ok.png`` and ``ok.webp`` in one folder get three previews."""
@@ -52,15 +59,15 @@ def preview_name(path: Path) -> str:
               required=True, help="Output folder for detections.json and previews.")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Model file; default: the shipped ONNX model (sha256-checked).")
-@click.option("--backend", type=click.Choice(["onnx", "torch"]), default="onnx",
-              show_default=True)
+@click.option("--backend", type=click.Choice(["onnx", "torch"]), default=None,
+              help="Default: from the weights' suffix (.pt: torch, else onnx).")
 @click.option("--conf", type=click.FloatRange(0, 1), default=0.25, show_default=True)
 @click.option("--sliced/--no-sliced", default=True, show_default=True,
               help="Tile images larger than the model input (drone photos).")
 @click.option("--all-tiles", is_flag=True,
               help="Run every tile (slower) instead of only tiles with candidates.")
 @click.option("--previews/--no-previews", default=True, show_default=True)
-def detect(source: Path, out_dir: Path, weights: Path | None, backend: str, conf: float,
+def detect(source: Path, out_dir: Path, weights: Path | None, backend: str | None, conf: float,
            sliced: bool, all_tiles: bool, previews: bool) -> None:
     """Detect fire and smoke in IMAGE_OR_DIR; writes OUT/detections.json and a preview per
     image, OUT/<file name>.preview.jpg (photo.jpg -> photo.jpg.preview.jpg).
@@ -77,7 +84,7 @@ def detect(source: Path, out_dir: Path, weights: Path | None, backend: str, conf
     if source.is_dir():
         files = [p for p in files if is_image_path(p)] + [
             p for p in files if not is_image_path(p)]
-    det = Detector.load(weights, backend=backend, conf=conf)  # type: ignore[arg-type]
+    det = Detector.load(weights, backend=backend_for(weights, backend), conf=conf)
     out_dir.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []

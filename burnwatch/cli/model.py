@@ -85,11 +85,11 @@ def train(data: Path, base: Path | None, epochs: int, imgsz: int, batch: int, wo
 def eval_cmd(data: Path, weights: Path | None, split: str | None, backend: str | None,
              imgsz: int | None, conf: float, json_out: Path | None) -> None:
     """Per-class precision, recall, AP50, AP50-95 and mAP50 on a YOLO-format dataset."""
+    from burnwatch.cli.detect import backend_for
     from burnwatch.detect.yolo import Detector
     from burnwatch.training.evaluate import evaluate_dataset, find_split, write_json
 
-    chosen = backend or ("torch" if weights is not None and weights.suffix == ".pt" else "onnx")
-    det = Detector.load(weights, backend=chosen, conf=0.001, iou=0.6,  # type: ignore[arg-type]
+    det = Detector.load(weights, backend=backend_for(weights, backend), conf=0.001, iou=0.6,
                         imgsz=imgsz)
     split_name, img_dir, _, _ = find_split(data, split)
     n = sum(1 for _ in img_dir.iterdir())
