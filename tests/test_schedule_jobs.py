@@ -4,6 +4,7 @@ and the notification outbox (migration 0002)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from dbfixtures import db_url, pg_database, sqlite_template  # noqa: F401
@@ -107,3 +108,71 @@ def test_outbox_is_unique_per_target(db_url: str) -> None:  # noqa: F811
         row = s.query(ScheduleNotification).one()
         assert (row.status, row.attempts, row.kind) == ("pending", 1, "job_failed") and row.last_error
         assert notify.queue_digests(s, targets, T0) == []  # digests switched off
+
+
+def test_a_job_is_claimed_once(db_url: str) -> None:  # noqa: F811
+    from burnwatch.store.db import session_factory
+
+    with session_factory(db_url)() as s1, session_factory(db_url)() as s2:
+        (job,) = jobs.ensure_jobs(s1, [_pass(3)])
+        (same,) = jobs.due_jobs(s2, T0)  # both schedulers read it as pending
+        s2.commit()
+        assert jobs.start_job(s1, job, T0)
+        assert not jobs.start_job(s2, same, T0)  # the second one skips it
+        assert (same.status, same.attempts) == ("running", 1)
+        assert jobs._insert_once(s2, jobs._new_job(_pass(3))) is False  # UNIQUE race tolerated
+        s2.commit()
+
+
+def test_two_schedulers_on_one_database_run_each_job_once(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    import threading
+    import time
+    from collections import Counter
+
+    from schedhelpers import FakeProviders
+
+    from burnwatch.config import load_settings
+    from burnwatch.schedule.config import schedule_from_dict
+    from burnwatch.schedule.runner import Scheduler
+    from burnwatch.schedule.scanning import PassOutput
+
+    scanned: list[str] = []
+
+    def scanner(schedule: object, p: Pass, *rest: object) -> PassOutput:
+        scanned.append(p.pass_id)
+        time.sleep(0.1)
+        if p.pass_id.endswith("T06"):
+            raise RuntimeError("provider down")  # a job_failed webhook message per failed job
+        return PassOutput(hotspots=[])
+
+    with FakeProviders() as fp:
+        doc = {
+            "watch_areas": [{"name": "hy", "bbox": [105.8, 20.8, 106.4, 21.3]}],
+            "sources": {"firms": {"every_hours": 6}},
+            "max_lookback_days": 2,
+            "notify": {"webhooks": [fp.url + "/hook"], "digest_hour": None},
+            "out_dir": str(tmp_path / "scans"),
+        }
+        schedule = schedule_from_dict(doc, tmp_path / "s.yaml")
+        settings = load_settings(cache_dir=tmp_path / "cache")
+        schedulers = [Scheduler(schedule, settings=settings, database_url=db_url, scanner=scanner) for _ in "AB"]
+        barrier, crashes = threading.Barrier(2), []
+
+        def cycle(s: Scheduler) -> None:
+            barrier.wait()
+            try:
+                s.run_once(datetime(2025, 11, 10, 12, tzinfo=UTC))
+            except Exception as exc:  # what the race used to do
+                crashes.append(exc)
+
+        threads = [threading.Thread(target=cycle, args=(s,)) for s in schedulers]
+        [t.start() for t in threads]
+        [t.join(60) for t in threads]
+        posts = fp.hook_messages()
+    assert crashes == []
+    assert scanned and all(n == 1 for n in Counter(scanned).values()), Counter(scanned)
+    failed = sorted(m["pass_id"] for m in posts)
+    assert failed == sorted(p for p in scanned if p.endswith("T06"))  # each message POSTed once
+    with schedulers[0].session() as s:
+        assert {j.status for j in s.query(ScheduleJob)} == {"done", "failed"}
+        assert s.query(ScheduleNotification).filter_by(status="sent").count() == len(failed)

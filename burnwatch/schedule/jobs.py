@@ -14,7 +14,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from burnwatch import __version__
@@ -45,27 +46,43 @@ def ensure_jobs(session: Session, passes: Iterable[Pass]) -> list[ScheduleJob]:
         if key in existing:
             continue
         existing.add(key)
-        job = ScheduleJob(
-            area=p.area,
-            source=p.source,
-            pass_id=p.pass_id,
-            generation=0,
-            pass_time=p.time,
-            window_start=p.start,
-            window_end=p.end,
-            status="pending",
-            attempts=0,
-            software_version=__version__,
-            scenes=0,
-            hotspots=0,
-            hotspots_added=0,
-            incidents_new=0,
-            details={"cloud_cover": p.cloud_cover} if p.cloud_cover is not None else {},
-        )
-        session.add(job)
-        new.append(job)
+        job = _new_job(p)
+        if _insert_once(session, job):
+            new.append(job)
     session.commit()
     return new
+
+
+def _insert_once(session: Session, job: ScheduleJob) -> bool:
+    """Insert ``job`` in a savepoint; False when another scheduler inserted the same pass first
+    (the UNIQUE key): two schedulers on one database never stop each other."""
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        log.info("job %s %s %s: already created by another scheduler", job.area, job.source, job.pass_id)
+        return False
+    return True
+
+
+def _new_job(p: Pass) -> ScheduleJob:
+    return ScheduleJob(
+        area=p.area,
+        source=p.source,
+        pass_id=p.pass_id,
+        generation=0,
+        pass_time=p.time,
+        window_start=p.start,
+        window_end=p.end,
+        status="pending",
+        attempts=0,
+        software_version=__version__,
+        scenes=0,
+        hotspots=0,
+        hotspots_added=0,
+        incidents_new=0,
+        details={"cloud_cover": p.cloud_cover} if p.cloud_cover is not None else {},
+    )
 
 
 def requeue_stale(session: Session, now: datetime, retry: Retry) -> list[ScheduleJob]:
@@ -102,14 +119,30 @@ def due_jobs(session: Session, now: datetime, areas: Sequence[str] | None = None
     return list(session.scalars(stmt.order_by(ScheduleJob.pass_time, ScheduleJob.id)))
 
 
-def start_job(session: Session, job: ScheduleJob, now: datetime) -> None:
-    job.status = "running"
-    job.attempts += 1
-    job.started_at = utc(now)
-    job.finished_at = None
-    job.next_attempt_at = None
-    job.software_version = __version__
+def start_job(session: Session, job: ScheduleJob, now: datetime) -> bool:
+    """Claim ``job`` atomically: ``running`` only if it is still in the state it was read in
+    (same status and attempts). False when another scheduler claimed it first: skip it."""
+    claimed = session.execute(
+        update(ScheduleJob)
+        .where(
+            ScheduleJob.id == job.id,
+            ScheduleJob.status == job.status,
+            ScheduleJob.attempts == job.attempts,
+        )
+        .values(
+            status="running",
+            attempts=ScheduleJob.attempts + 1,
+            started_at=utc(now),
+            finished_at=None,
+            next_attempt_at=None,
+            software_version=__version__,
+        )
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
+    session.refresh(job)
+    session.commit()  # hold no transaction (SQLite write lock) while the work runs
+    return bool(getattr(claimed, "rowcount", 0) == 1)
 
 
 def finish_job(

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from burnwatch.schedule.config import Notify, Smtp
@@ -217,27 +217,70 @@ def send_email(smtp: Smtp, to: str, subject: str, text: str) -> None:
         client.send_message(msg)
 
 
+#: a message left ``sending`` (its process died mid-delivery) is tried again after this long
+STALE_SENDING = timedelta(hours=1)
+
+
+def claim_message(session: Session, row: ScheduleNotification, now: datetime) -> bool:
+    """Atomically mark ``row`` ``sending`` (only if still ``pending``) and count the attempt;
+    False when another scheduler took it first. Committed before anything is sent."""
+    claimed = session.execute(
+        update(ScheduleNotification)
+        .where(ScheduleNotification.id == row.id, ScheduleNotification.status == "pending")
+        .values(status="sending", attempts=ScheduleNotification.attempts + 1, sent_at=utc(now))
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.refresh(row)
+    session.commit()  # hold no transaction (SQLite write lock) while the work runs
+    return bool(getattr(claimed, "rowcount", 0) == 1)
+
+
+def requeue_stale_sending(session: Session, now: datetime) -> None:
+    """Messages left ``sending`` by a process that died go back to ``pending``."""
+    session.execute(
+        update(ScheduleNotification)
+        .where(
+            ScheduleNotification.status == "sending",
+            ScheduleNotification.sent_at < utc(now) - STALE_SENDING,
+        )
+        .values(status="pending", sent_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def _send(row: ScheduleNotification, notify: Notify) -> None:
+    if row.channel == "webhook":
+        body = {"type": row.kind, "subject": row.subject, **row.payload}
+        send_webhook(row.target, body, notify.timeout_s)
+    elif notify.smtp is None:
+        raise RuntimeError("no smtp section in the schedule")
+    else:
+        send_email(notify.smtp, row.target, row.subject, _body_text(row))
+
+
 def deliver_pending(session: Session, notify: Notify, now: datetime) -> Delivery:
-    """Try every pending message once; commit each outcome."""
+    """Try every pending message once (each claimed first, so two schedulers never send the
+    same one); commit each outcome."""
     result = Delivery()
-    rows = list(
+    requeue_stale_sending(session, now)
+    ids = list(
         session.scalars(
-            select(ScheduleNotification)
+            select(ScheduleNotification.id)
             .where(ScheduleNotification.status == "pending")
             .order_by(ScheduleNotification.id)
         )
     )
-    for row in rows:
-        row.attempts += 1
+    session.commit()  # no transaction (SQLite write lock) is held while sending
+    for row_id in ids:
+        row = session.get(ScheduleNotification, row_id)
+        if row is None or not claim_message(session, row, now):
+            continue
         try:
-            if row.channel == "webhook":
-                body = {"type": row.kind, "subject": row.subject, **row.payload}
-                send_webhook(row.target, body, notify.timeout_s)
-            elif notify.smtp is None:
-                raise RuntimeError("no smtp section in the schedule")
-            else:
-                send_email(notify.smtp, row.target, row.subject, _body_text(row))
+            _send(row, notify)
         except Exception as exc:  # any delivery problem: keep the message, try next run
+            row.status, row.sent_at = "pending", None
             row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             result.failed += 1
             result.errors.append(f"{row.channel} {row.target}: {row.last_error}")

@@ -47,7 +47,7 @@ from burnwatch.schedule.passes import (
     sentinelhub_search,
 )
 from burnwatch.schedule.scanning import PassOutput, firms_calls_shared, scan_pass
-from burnwatch.store.models import Incident
+from burnwatch.store.models import HotspotRow, Incident
 from burnwatch.types import AOI, utc
 
 if TYPE_CHECKING:
@@ -126,7 +126,8 @@ class Scheduler:
         self.settings = settings or get_settings()
         self.database_url = database_url or self.settings.database_url
         ensure_schema(self.database_url)
-        self._sessions = session_factory(self.database_url)
+        # every transaction takes SQLite's write lock first: schedulers sharing a database queue
+        self._sessions = session_factory(self.database_url, write=True)
         self.catalog = catalog or sentinelhub_search(self.settings)
         self.scanner = scanner
         self.client = client  # a distributed.Client: satellite tiles run on its workers
@@ -192,6 +193,9 @@ class Scheduler:
             jobstore.requeue_stale(session, now, self.schedule.retry)
             areas = [a.name for a in self.schedule.watch_areas]
             for job in jobstore.due_jobs(session, now, areas):
+                if not jobstore.start_job(session, job, now):
+                    log.info("job %d %s %s: taken by another scheduler", job.id, job.area, job.pass_id)
+                    continue
                 report.outcomes.append(self.run_job(session, job, now))
             if window is not None:
                 provinces = [p for a in self.schedule.watch_areas for p in (a.provinces or [])]
@@ -206,10 +210,10 @@ class Scheduler:
         return report
 
     def run_job(self, session: Session, job: ScheduleJob, now: datetime) -> JobOutcome:
-        """Scan, ingest and record one job; never raises for a failure of the job itself."""
+        """Scan, ingest and record one job already claimed by :func:`~.jobs.start_job`;
+        never raises for a failure of the job itself."""
         from burnwatch.store.ingest import ScanRecord, ingest_hotspots
 
-        jobstore.start_job(session, job, now)
         p = Pass(job.area, job.source, job.pass_id, job.pass_time, job.window_start, job.window_end)
         outcome = JobOutcome(job.id, job.area, job.source, job.pass_id, job.generation, "done", job.attempts)
         try:
@@ -250,7 +254,14 @@ class Scheduler:
         new_incidents = list(
             session.scalars(
                 select(Incident)
-                .where(Incident.id > before, Incident.status == "active")
+                .where(
+                    Incident.id > before,
+                    Incident.status == "active",
+                    # this job's own incidents (another scheduler may have added some meanwhile)
+                    Incident.id.in_(
+                        select(HotspotRow.incident_id).where(HotspotRow.scan_id == ingested.scan_id)
+                    ),
+                )
                 .order_by(Incident.id)
             )
         )

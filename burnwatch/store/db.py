@@ -98,8 +98,12 @@ def dispose_engines() -> None:
 _engines_seen: list[Engine] = []
 
 
-def session_factory(url: str | None = None) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False, future=True)
+def session_factory(url: str | None = None, *, write: bool = False) -> sessionmaker[Session]:
+    """Sessions on ``url``; ``write=True``: every transaction begins ``BEGIN IMMEDIATE`` on
+    SQLite (see :func:`_sqlite_begin`), for processes that write in most transactions."""
+    engine = get_engine(url)
+    bind = engine.execution_options(sqlite_immediate=True) if write else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, future=True)
 
 
 def _alembic_config(url: str) -> Any:
@@ -118,7 +122,9 @@ def upgrade(url: str | None = None, revision: str = "head") -> str | None:
     url = database_url(url)
     cfg = _alembic_config(url)
     try:
-        with get_engine(url).begin() as conn:
+        # BEGIN IMMEDIATE on SQLite: two processes migrating a new file queue instead of one
+        # failing with "database is locked"; the second then finds the head revision
+        with get_engine(url).execution_options(sqlite_immediate=True).begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except OperationalError as exc:
