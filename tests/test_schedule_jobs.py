@@ -176,3 +176,24 @@ def test_two_schedulers_on_one_database_run_each_job_once(db_url: str, tmp_path:
     with schedulers[0].session() as s:
         assert {j.status for j in s.query(ScheduleJob)} == {"done", "failed"}
         assert s.query(ScheduleNotification).filter_by(status="sent").count() == len(failed)
+
+
+def test_a_redirected_webhook_is_not_delivered(db_url: str) -> None:  # noqa: F811
+    from fakeserver import FakeServer, Reply
+
+    from burnwatch.schedule import notify
+    from burnwatch.store.db import session_factory
+
+    server = FakeServer()
+    server.add("POST", "/hook", Reply.json({}, 301, {"Location": "/elsewhere"}))
+    server.add("GET", "/elsewhere", Reply.json({"ok": True}))
+    with server, session_factory(db_url)() as s:
+        targets = Notify(webhooks=[server.url + "/hook"], digest_hour=None)
+        (job,) = jobs.ensure_jobs(s, [_pass(3)])
+        notify.queue_failure(s, targets, job, "boom", None)
+        s.commit()
+        result = notify.deliver_pending(s, targets, T0)
+        assert (result.sent, result.failed) == (0, 1)
+        assert "301 redirect to /elsewhere" in result.errors[0]
+        assert s.query(ScheduleNotification).one().status == "pending"
+        assert server.count("GET", "/elsewhere") == 0

@@ -189,10 +189,16 @@ def _body_text(row: ScheduleNotification) -> str:
 
 
 def send_webhook(url: str, body: dict[str, Any], timeout_s: float) -> None:
-    """POST ``body`` as JSON; raise on a network error or a non-2xx answer."""
+    """POST ``body`` as JSON; raise on a network error or a non-2xx answer. A redirect is a
+    failed delivery (following it would turn the POST into a GET that carries no message)."""
     import requests
 
-    response = requests.post(url, json=body, timeout=timeout_s, headers={"User-Agent": "burnwatch"})
+    response = requests.post(
+        url, json=body, timeout=timeout_s, headers={"User-Agent": "burnwatch"}, allow_redirects=False
+    )
+    if 300 <= response.status_code < 400:
+        where = response.headers.get("Location", "(no Location header)")
+        raise RuntimeError(f"HTTP {response.status_code} redirect to {where}: not delivered (fix the URL)")
     if not 200 <= response.status_code < 300:
         raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
 
