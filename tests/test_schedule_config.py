@@ -83,6 +83,10 @@ end = "03-31"
             GOOD.replace("name: delta", "name: delta\n    sources: [landsat]"),
             "source(s) landsat not configured",
         ),
+        (GOOD + "poll_minutes: .inf\n", "poll_minutes: Input should be a finite number"),
+        (GOOD + "poll_minutes: 1e9\n", "poll_minutes: Input should be less than or equal to 43200"),
+        (GOOD + "retry: {backoff_minutes: .nan}\n", "retry.backoff_minutes: Input should be a finite"),
+        (GOOD + "retry: {backoff_minutes: 1e300}\n", "retry.backoff_minutes: Input should be less than"),
         ("watch_areas: [\n", "not valid YAML"),
         ("- just\n- a list\n", "the schedule must be a mapping"),
     ],
@@ -247,3 +251,14 @@ def test_the_documented_example_is_valid(tmp_path: Path) -> None:
     sched = schedule_from_dict(yaml.safe_load(example.group(1)), tmp_path / "schedule.yaml")
     assert [a.name for a in sched.watch_areas] == ["hung-yen", "test-box", "from-file"]
     assert sched.sources.names() == ["sentinel2", "landsat", "firms"] and sched.notify.smtp is not None
+
+
+@pytest.mark.parametrize(("backoff", "factor"), [(15.0, 1e6), (43200.0, 1e300), (1.0, 10.0)])
+def test_retry_delay_is_capped_without_overflow(backoff: float, factor: float) -> None:
+    from datetime import timedelta
+
+    from burnwatch.schedule.config import Retry
+
+    retry = Retry(max_attempts=50, backoff_minutes=backoff, factor=factor, max_backoff_hours=12)
+    assert [retry.delay(n) for n in (40, 50)] == [timedelta(hours=12)] * 2
+    assert retry.delay(1) == timedelta(minutes=min(backoff, 720))

@@ -50,6 +50,10 @@ SourceName = Literal["sentinel2", "landsat", "firms"]
 SATELLITE_SOURCES: tuple[str, ...] = ("sentinel2", "landsat")
 
 
+#: upper bound of every duration in minutes (30 days): finite, far below timedelta's range
+MAX_MINUTES = 30 * 24 * 60.0
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -224,14 +228,21 @@ class Retry(_Model):
     """Exponential backoff: attempt n waits ``backoff_minutes * factor**(n-1)`` (capped)."""
 
     max_attempts: int = Field(default=6, ge=1, le=50)
-    backoff_minutes: float = Field(default=15.0, ge=0)
-    factor: float = Field(default=2.0, ge=1)
-    max_backoff_hours: float = Field(default=12.0, gt=0)
-    stale_running_hours: float = Field(default=6.0, gt=0)  # a 'running' job older is re-queued
+    backoff_minutes: float = Field(default=15.0, ge=0, le=MAX_MINUTES, allow_inf_nan=False)
+    factor: float = Field(default=2.0, ge=1, allow_inf_nan=False)
+    max_backoff_hours: float = Field(default=12.0, gt=0, le=MAX_MINUTES / 60, allow_inf_nan=False)
+    # a 'running' job older is re-queued
+    stale_running_hours: float = Field(default=6.0, gt=0, le=MAX_MINUTES / 60, allow_inf_nan=False)
 
     def delay(self, attempts: int) -> timedelta:
-        minutes = self.backoff_minutes * self.factor ** max(attempts - 1, 0)
-        return min(timedelta(minutes=minutes), timedelta(hours=self.max_backoff_hours))
+        """The wait after ``attempts`` failed attempts, capped by ``max_backoff_hours`` in float
+        minutes before any timedelta is built (a large factor cannot overflow)."""
+        cap = self.max_backoff_hours * 60.0
+        try:
+            minutes = self.backoff_minutes * self.factor ** max(attempts - 1, 0)
+        except OverflowError:
+            minutes = cap
+        return timedelta(minutes=min(minutes, cap))
 
 
 class Schedule(_Model):
@@ -241,7 +252,7 @@ class Schedule(_Model):
     sources: Sources
     season: SeasonWindow = SeasonWindow()
     max_lookback_days: float = Field(default=10.0, gt=0, le=366)
-    poll_minutes: float = Field(default=15.0, gt=0)
+    poll_minutes: float = Field(default=15.0, gt=0, le=MAX_MINUTES, allow_inf_nan=False)
     out_dir: Path = Path("scans")
     min_confidence: Literal["low", "nominal", "high"] = "nominal"
     boundaries: Boundaries | None = None
