@@ -87,6 +87,8 @@ end = "03-31"
         (GOOD + "poll_minutes: 1e9\n", "poll_minutes: Input should be less than or equal to 43200"),
         (GOOD + "retry: {backoff_minutes: .nan}\n", "retry.backoff_minutes: Input should be a finite"),
         (GOOD + "retry: {backoff_minutes: 1e300}\n", "retry.backoff_minutes: Input should be less than"),
+        (GOOD.replace("name: delta", "name: '..'"), "watch_areas.0.name: area name '..' is not"),
+        (GOOD.replace("name: delta", "name: ."), "watch_areas.0.name: area name '.' is not"),
         ("watch_areas: [\n", "not valid YAML"),
         ("- just\n- a list\n", "the schedule must be a mapping"),
     ],

@@ -158,6 +158,13 @@ class WatchArea(_Model):
     provinces: list[str] | None = None
     sources: list[SourceName] | None = None  # None: every configured source
 
+    @field_validator("name")
+    @classmethod
+    def _not_dots(cls, name: str) -> str:
+        if set(name) == {"."}:  # "." or "..": <out_dir>/<name> would not be the area's own folder
+            raise ValueError(f"area name {name!r} is not allowed (it names a folder outside out_dir)")
+        return name
+
     @model_validator(mode="after")
     def _exactly_one(self) -> WatchArea:
         given = [k for k in ("aoi", "bbox", "provinces") if getattr(self, k) is not None]
