@@ -222,3 +222,17 @@ def test_schedule_run_service_stops_on_sigterm(tmp_path: Path) -> None:
     assert proc.returncode == 0, rest
     assert "stopping after the current cycle" in rest
     assert "cycle" in rest and "0 pass(es)" in rest  # the service logged its (empty) cycle
+
+
+def test_schedule_once_database_error_is_one_line(
+    tmp_path: Path, env: FakeProviders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from burnwatch.config import get_settings
+
+    monkeypatch.setenv("BURNWATCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/burnwatch_absent")
+    get_settings.cache_clear()
+    path = tmp_path / "schedule.yaml"
+    path.write_text(SCHEDULE, encoding="utf-8")
+    out = CliRunner().invoke(cli, ["schedule", "once", "--schedule", str(path), "--now", "2025-11-08T12:00:00Z"])
+    assert out.exit_code == 2, (out.output, out.exception)
+    assert "Error: database: OperationalError: " in out.output and "Traceback" not in out.output

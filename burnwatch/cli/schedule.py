@@ -57,6 +57,21 @@ def _maybe_client(dask_scheduler: str | None, workers: int) -> Iterator[object |
         yield client
 
 
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database that cannot be used (down, locked, missing) is one ``Error:`` line (the
+    root command prints :class:`BurnwatchError` messages), not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from burnwatch.errors import BurnwatchError
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise BurnwatchError(f"database: {type(exc).__name__}: {detail}") from exc
+
+
 schedule_file = click.option(
     "--schedule",
     "schedule_path",
@@ -134,7 +149,7 @@ def once(
     from burnwatch.schedule.jobs import request_reprocess
     from burnwatch.schedule.runner import Scheduler
 
-    with _maybe_client(dask_scheduler, workers) as client:
+    with _database_errors(), _maybe_client(dask_scheduler, workers) as client:
         sched = Scheduler(load_schedule(schedule_path), client=client)
         if reprocess_range is not None:
             with sched.session() as session:
@@ -178,7 +193,7 @@ def run(schedule_path: Path, dask_scheduler: str | None, workers: int) -> None:
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         logging.getLogger("burnwatch.schedule").setLevel(logging.INFO)  # a service logs its cycles
     click.echo(f"burnwatch scheduler: {schedule_path}, every {schedule_.poll_minutes:g} min")
-    with _maybe_client(dask_scheduler, workers) as client:
+    with _database_errors(), _maybe_client(dask_scheduler, workers) as client:
         Scheduler(schedule_, client=client).run_forever(SystemClock(), stop)
 
 
