@@ -320,3 +320,19 @@ def test_satellite_hotspots_are_clipped_to_the_watch_area(tmp_path: Path, provid
         h.natural_key for h in whole if triangle.contains(Point(h.lon, h.lat))
     }
     assert len(part) < len(whole)
+
+
+def test_night_pass_incidents_reach_a_digest(tmp_path: Path, providers: FakeProviders, smtp: SmtpSink) -> None:
+    lon, lat = (AOI_BOX[0] + AOI_BOX[2]) / 2, (AOI_BOX[1] + AOI_BOX[3]) / 2
+    providers.firms_rows = [(lon, lat, datetime(2025, 11, 8, 20, 0, tzinfo=UTC))]  # slot 18-24 UTC
+    s = _scheduler(
+        tmp_path, providers, smtp, max_lookback_days=2,
+        sources={"firms": {"product": "VIIRS_SNPP_NRT", "every_hours": 6, "latency_hours": 3}},
+    )  # fmt: skip
+    # 07:30 local: the 9 Nov digest is queued before the 18-24 UTC slot is due (03:00 UTC)
+    for hour in (0.5, 3.5, 24.5):
+        s.run_once(datetime(2025, 11, 9, tzinfo=UTC) + timedelta(hours=hour))
+    digests = {d["date"]: d for d in providers.hook_messages() if d["type"] == "digest"}
+    assert sorted(digests) == ["2025-11-09", "2025-11-10"]
+    found = [i["last_seen"] for d in digests.values() for i in d["incidents"]]
+    assert found == ["2025-11-08T20:00:00+00:00"], digests

@@ -29,12 +29,12 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from burnwatch.schedule.config import Notify, Smtp
 from burnwatch.schedule.models import ScheduleJob, ScheduleNotification
-from burnwatch.store.models import Incident
+from burnwatch.store.models import HotspotRow, Incident
 from burnwatch.types import utc
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,21 @@ def queue_failure(
     return _queue(session, notify, "job_failed", f"job:{job.id}:attempt:{job.attempts}", subject, payload)
 
 
+def digest_window(since: datetime, until: datetime) -> ColumnElement[bool]:
+    """Incidents of the digest ``[since, until)``: seen in it, or given hotspots by a scheduler
+    job that finished in it. A night pass is ingested hours after its digest was queued (the
+    FIRMS latency); its incidents then come in the next digest instead of none."""
+    ingested = (
+        select(HotspotRow.incident_id)
+        .join(ScheduleJob, ScheduleJob.scan_id == HotspotRow.scan_id)
+        .where(ScheduleJob.finished_at >= since, ScheduleJob.finished_at < until)
+    )
+    return or_(
+        and_(Incident.last_seen >= since, Incident.last_seen < until),
+        Incident.id.in_(ingested),
+    )
+
+
 def queue_digests(
     session: Session, notify: Notify, now: datetime, provinces: Sequence[str] = ()
 ) -> list[ScheduleNotification]:
@@ -148,7 +163,7 @@ def queue_digests(
     since, until = (cut - timedelta(days=1)).astimezone(utc(now).tzinfo), cut.astimezone(utc(now).tzinfo)
     incidents = session.scalars(
         select(Incident)
-        .where(Incident.status == "active", Incident.last_seen >= since, Incident.last_seen < until)
+        .where(Incident.status == "active", digest_window(since, until))
         .order_by(Incident.province, Incident.first_seen)
     )
     by_province: dict[str, list[Incident]] = defaultdict(list)
