@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from burnwatch.incidents.exports import incident_properties, row_to_hotspot
+from burnwatch.incidents.exports import hotspot_summary, incident_properties, iso_time, row_to_hotspot
 from burnwatch.store.models import Case, HotspotRow, Incident
 
 IncidentPage = list[tuple[Incident, Case | None]]
@@ -39,10 +39,6 @@ KML_HEAD = (
     f'<Style id="incident"><PolyStyle><color>{KML_POLYGON_STYLE}</color></PolyStyle></Style>\n'
 )
 KML_TAIL = "</Document>\n</kml>\n"
-
-
-def _iso(value: Any) -> Any:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(value, "strftime") else value
 
 
 # --- incidents ------------------------------------------------------------------------------
@@ -99,32 +95,12 @@ def hotspot_chunks(fmt: str, pages: Iterable[list[HotspotRow]]) -> Iterator[str]
     from burnwatch.publish.vector import SCHEMA_VERSION
 
     if fmt == "csv":
-        rows = ([{**_hotspot_summary(r), "wkt": r.footprint.wkt} for r in page] for page in pages)
+        rows = ([{**hotspot_summary(r), "wkt": r.footprint.wkt} for r in page] for page in pages)
         return csv_chunks(rows, empty=["incident_id", "wkt"])
     if fmt == "geojson":
         head = {"burnwatch:schema": SCHEMA_VERSION}
         return geojson_chunks(head, ([_hotspot_feature(r) for r in page] for page in pages))
     return kml_chunks("burnwatch hotspots", ([_hotspot_placemark(r) for r in page] for page in pages))
-
-
-def _hotspot_summary(r: HotspotRow) -> dict[str, Any]:
-    """The hotspot columns of the library's CSV and KML exports."""
-    return {
-        "hotspot_id": r.id,
-        "incident_id": r.incident_id,
-        "source": r.source,
-        "sensor": r.sensor,
-        "algorithm": r.algorithm,
-        "time": _iso(r.time),
-        "lon": r.lon,
-        "lat": r.lat,
-        "confidence": r.confidence,
-        "confidence_class": r.confidence_class,
-        "frp_mw": r.frp_mw,
-        "uncertainty_m": r.uncertainty_m,
-        "kind": r.kind,
-        "flags": ";".join(r.flags or []),
-    }
 
 
 def _hotspot_feature(r: HotspotRow) -> dict[str, Any]:
@@ -135,8 +111,8 @@ def _hotspot_feature(r: HotspotRow) -> dict[str, Any]:
 
 
 def _hotspot_placemark(r: HotspotRow) -> str:
-    desc = "\n".join(f"{k}: {v}" for k, v in _hotspot_summary(r).items() if v not in (None, ""))
-    return placemark(f"{r.source} {r.sensor} {_iso(r.time)}", desc, _point(r.lon, r.lat))
+    desc = "\n".join(f"{k}: {v}" for k, v in hotspot_summary(r).items() if v not in (None, ""))
+    return placemark(f"{r.source} {r.sensor} {iso_time(r.time)}", desc, _point(r.lon, r.lat))
 
 
 def write_hotspots_gpkg(pages: Iterable[list[HotspotRow]], path: Path) -> Path:

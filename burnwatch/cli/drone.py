@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import click
 
-
-def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    """Refuse nan/inf, which pass click's range checks (every comparison with nan is false)."""
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a finite number", ctx=ctx, param=param)
-    return value
+from burnwatch.cli.options import finite
 
 
 @click.group()
@@ -57,14 +51,14 @@ def drone() -> None:
 @click.option(
     "--ground-elevation",
     type=click.FloatRange(-500.0, 9000.0),
-    callback=_finite,
+    callback=finite,
     help="Flat ground height (m, in the datum of the photos' AbsoluteAltitude) instead of the take-off "
     "height; the camera is then at AbsoluteAltitude.",
 )
 @click.option(
     "--alt-offset",
     type=click.FloatRange(-1000.0, 1000.0),
-    callback=_finite,
+    callback=finite,
     default=0.0,
     show_default=True,
     help="Metres added to AbsoluteAltitude with --dsm (vertical datum difference).",
@@ -72,7 +66,7 @@ def drone() -> None:
 @click.option(
     "--utc-offset",
     type=click.FloatRange(-14.0, 14.0),
-    callback=_finite,
+    callback=finite,
     default=None,
     help="Camera clock offset from UTC in hours (0 = the clock is UTC); default: the clock is local "
     "time in the time zone at the photos' GPS position (UTC+7 in Vietnam).",
@@ -86,7 +80,7 @@ def drone() -> None:
 @click.option(
     "--ortho-sigma",
     type=click.FloatRange(0.0, 1000.0),
-    callback=_finite,
+    callback=finite,
     default=2.5,
     show_default=True,
     help="Georeferencing error (m, 1 sigma) of orthomosaics in the flight (less for RTK/GCP mosaics).",

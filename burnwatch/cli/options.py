@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -28,6 +29,14 @@ class DateType(click.ParamType):
 
 
 DATE = DateType()
+
+
+def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Option callback refusing nan/inf, which pass click's range checks (every comparison
+    with nan is false)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number", ctx=ctx, param=param)
+    return value
 
 aoi_option = click.option(
     "--aoi",

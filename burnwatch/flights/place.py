@@ -66,7 +66,7 @@ def height_model(
             None,
             "DSM, camera height = AbsoluteAltitude" + (f" {alt_offset_m:+.2f} m" if alt_offset_m else ""),
             alt_offset_m,
-            (*getattr(dsm, "notes", ()), *datum_warnings(metas, dsm, alt_offset_m)),
+            (*(dsm.notes if isinstance(dsm, DSMGround) else ()), *datum_warnings(metas, dsm, alt_offset_m)),
         )
     takeoffs = [m.abs_alt - m.rel_alt for m in metas if m.abs_alt is not None and m.rel_alt is not None]
     if ground_elevation is not None:

@@ -351,7 +351,14 @@ class DSMGround:
     leaves the DSM's extent (or enters nodata) first is reported as a miss.
     """
 
-    def __init__(self, heights: np.ndarray, transform: object, crs: str, source: str = "DSM") -> None:
+    def __init__(
+        self,
+        heights: np.ndarray,
+        transform: object,
+        crs: str,
+        source: str = "DSM",
+        notes: tuple[str, ...] = (),
+    ) -> None:
         from affine import Affine
 
         self.heights = np.asarray(heights, dtype="float64")
@@ -365,7 +372,7 @@ class DSMGround:
         self.zmin, self.zmax = float(finite.min()), float(finite.max())
         self.zmedian = float(np.median(finite))
         self.step = 0.5 * min(abs(self.transform.a), abs(self.transform.e))
-        self.notes: tuple[str, ...] = ()  # what reading the DSM changed (e.g. sentinel heights)
+        self.notes = notes  # what reading the DSM changed (e.g. undeclared no-data heights)
 
     @classmethod
     def open(cls, path: Path, crs: str | None = None) -> DSMGround:
@@ -391,9 +398,7 @@ class DSMGround:
         if crs is not None and not _same_crs(src_crs, crs):
             data, transform = _reproject(data, transform, src_crs, crs)
             src_crs = crs
-        dsm = cls(data, transform, src_crs, source=str(path))
-        dsm.notes = notes
-        return dsm
+        return cls(data, transform, src_crs, source=str(path), notes=notes)
 
     def height_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Bilinear DSM height at CRS coordinates; NaN outside or on nodata."""

@@ -24,7 +24,8 @@ from burnwatch.types import Hotspot
 FORMATS = (".geojson", ".gpkg", ".csv", ".kml")
 
 
-def _iso(value: Any) -> Any:
+def iso_time(value: Any) -> Any:
+    """A datetime as ``YYYY-MM-DDTHH:MM:SSZ`` (stored times are UTC); anything else as is."""
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(value, "strftime") else value
 
 
@@ -49,8 +50,8 @@ def incident_properties(
         "province_code": inc.province_code,
         "commune": inc.commune,
         "commune_code": inc.commune_code,
-        "first_seen": _iso(inc.first_seen),
-        "last_seen": _iso(inc.last_seen),
+        "first_seen": iso_time(inc.first_seen),
+        "last_seen": iso_time(inc.last_seen),
         "confidence": round(inc.confidence, 4),
         "hotspot_count": inc.hotspot_count,
         "sources": ";".join(f"{k}:{v}" for k, v in sorted(inc.source_counts.items())),
@@ -152,6 +153,26 @@ def _write_csv(path: Path, props: list[dict[str, Any]], wkts: list[str]) -> None
             writer.writerow({**p, "wkt": w})
 
 
+def hotspot_summary(r: HotspotRow) -> dict[str, Any]:
+    """The hotspot columns of the CSV and KML exports."""
+    return {
+        "hotspot_id": r.id,
+        "incident_id": r.incident_id,
+        "source": r.source,
+        "sensor": r.sensor,
+        "algorithm": r.algorithm,
+        "time": iso_time(r.time),
+        "lon": r.lon,
+        "lat": r.lat,
+        "confidence": r.confidence,
+        "confidence_class": r.confidence_class,
+        "frp_mw": r.frp_mw,
+        "uncertainty_m": r.uncertainty_m,
+        "kind": r.kind,
+        "flags": ";".join(r.flags or []),
+    }
+
+
 def export_hotspots(rows: Sequence[HotspotRow], path: Path) -> Path:
     """Write hotspot rows to ``path`` (GeoJSON/GPKG in the shared hotspot schema, CSV, KML)."""
     path = Path(path)
@@ -160,25 +181,7 @@ def export_hotspots(rows: Sequence[HotspotRow], path: Path) -> Path:
         from burnwatch.publish.vector import write_hotspots
 
         return write_hotspots([row_to_hotspot(r) for r in rows], path)
-    props = [
-        {
-            "hotspot_id": r.id,
-            "incident_id": r.incident_id,
-            "source": r.source,
-            "sensor": r.sensor,
-            "algorithm": r.algorithm,
-            "time": _iso(r.time),
-            "lon": r.lon,
-            "lat": r.lat,
-            "confidence": r.confidence,
-            "confidence_class": r.confidence_class,
-            "frp_mw": r.frp_mw,
-            "uncertainty_m": r.uncertainty_m,
-            "kind": r.kind,
-            "flags": ";".join(r.flags or []),
-        }
-        for r in rows
-    ]
+    props = [hotspot_summary(r) for r in rows]
     if suffix == ".csv":
         _write_csv(path, props, [r.footprint.wkt for r in rows])
     else:
@@ -186,7 +189,7 @@ def export_hotspots(rows: Sequence[HotspotRow], path: Path) -> Path:
 
         kml = simplekml.Kml(name="burnwatch hotspots")
         for r, p in zip(rows, props, strict=True):
-            pt = kml.newpoint(name=f"{r.source} {r.sensor} {_iso(r.time)}", coords=[(r.lon, r.lat)])
+            pt = kml.newpoint(name=f"{r.source} {r.sensor} {iso_time(r.time)}", coords=[(r.lon, r.lat)])
             pt.description = "\n".join(f"{k}: {v}" for k, v in p.items() if v not in (None, ""))
         kml.save(str(path))
     return path

@@ -66,14 +66,34 @@ def _insert_once(session: Session, job: ScheduleJob) -> bool:
 
 
 def _new_job(p: Pass) -> ScheduleJob:
+    return _pending_job(
+        p.area,
+        p.source,
+        p.pass_id,
+        0,
+        (p.time, p.start, p.end),
+        {"cloud_cover": p.cloud_cover} if p.cloud_cover is not None else {},
+    )
+
+
+def _pending_job(
+    area: str,
+    source: str,
+    pass_id: str,
+    generation: int,
+    times: tuple[datetime, datetime, datetime],
+    details: dict[str, object],
+) -> ScheduleJob:
+    """A fresh job (nothing attempted, no counts) for one pass; ``times`` = pass, window start, end."""
+    pass_time, window_start, window_end = times
     return ScheduleJob(
-        area=p.area,
-        source=p.source,
-        pass_id=p.pass_id,
-        generation=0,
-        pass_time=p.time,
-        window_start=p.start,
-        window_end=p.end,
+        area=area,
+        source=source,
+        pass_id=pass_id,
+        generation=generation,
+        pass_time=pass_time,
+        window_start=window_start,
+        window_end=window_end,
         status="pending",
         attempts=0,
         software_version=__version__,
@@ -81,7 +101,7 @@ def _new_job(p: Pass) -> ScheduleJob:
         hotspots=0,
         hotspots_added=0,
         incidents_new=0,
-        details={"cloud_cover": p.cloud_cover} if p.cloud_cover is not None else {},
+        details=details,
     )
 
 
@@ -229,22 +249,13 @@ def request_reprocess(
             continue  # pending/running/failed passes are still to be scanned anyway
         if (areas and old.area not in areas) or (sources and old.source not in sources):
             continue
-        job = ScheduleJob(
-            area=old.area,
-            source=old.source,
-            pass_id=old.pass_id,
-            generation=old.generation + 1,
-            pass_time=old.pass_time,
-            window_start=old.window_start,
-            window_end=old.window_end,
-            status="pending",
-            attempts=0,
-            software_version=__version__,
-            scenes=0,
-            hotspots=0,
-            hotspots_added=0,
-            incidents_new=0,
-            details={"reprocess_of": old.id},
+        job = _pending_job(
+            old.area,
+            old.source,
+            old.pass_id,
+            old.generation + 1,
+            (old.pass_time, old.window_start, old.window_end),
+            {"reprocess_of": old.id},
         )
         session.add(job)
         new.append(job)
